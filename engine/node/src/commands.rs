@@ -1,0 +1,371 @@
+//! Console commands (DESIGN.md section 3), shared by the interactive prompt,
+//! `--cmdline-file` scripts and the control socket.
+//!
+//! Each command answers with a [`Reply`]. Every `show` accepts a trailing `json`
+//! and then answers with exactly one JSON object, for scripts and tests.
+//! Commands that belong to capabilities not built yet answer that they are not
+//! yet available, so a script can tell "unknown" from "coming".
+
+use crate::fwd::FwdMode;
+use crate::node::Node;
+use crate::stats::Reason;
+use anyedge_port::{fmt_mac, Port};
+use serde_json::{json, Value};
+
+/// The answer to one command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// Whether the command succeeded.
+    pub ok: bool,
+    /// What to print (text, or one JSON object).
+    pub text: String,
+    /// Whether the engine should exit.
+    pub quit: bool,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Reply {
+        Reply {
+            ok: true,
+            text: text.into(),
+            quit: false,
+        }
+    }
+
+    fn err(text: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            text: text.into(),
+            quit: false,
+        }
+    }
+
+    fn json(v: Value) -> Reply {
+        Reply::ok(v.to_string())
+    }
+}
+
+/// Command names and their help text, next to each other as in testpmd.
+pub const HELP: &[(&str, &str)] = &[
+    ("start", "start packet forwarding on the forwarding cores"),
+    ("stop", "stop packet forwarding and print the forward stats"),
+    ("quit", "stop forwarding and exit"),
+    (
+        "set fwd MODE",
+        "io|mac|macswap|rxonly|txonly|icmpecho|cdn (while stopped)",
+    ),
+    ("set loglevel LEVEL", "error|warn|info|debug|trace"),
+    (
+        "show port info all [json]",
+        "driver, MAC, address, queues, link of each port",
+    ),
+    (
+        "show port stats all [json]",
+        "packets, bytes and drops of each port",
+    ),
+    ("clear port stats all", "zero the port and forward counters"),
+    (
+        "show fwd stats all [json]",
+        "per-stream and per-core forward counters",
+    ),
+    ("show drops [json]", "counted drops by reason"),
+    ("show arp [json]", "neighbours learned by the cores"),
+    ("show conn [json]", "TCP connections (TCP issue)"),
+    ("show cache [json]", "content cache (cache issue)"),
+    (
+        "cache load DIR",
+        "load a directory into the cache (cache issue)",
+    ),
+    (
+        "show anycast [json]",
+        "VIPs, peers, path metrics, resets, resumes (anycast issue)",
+    ),
+    (
+        "show overlay [json]",
+        "overlay role, peers and replication (overlay issue)",
+    ),
+    ("help", "this list"),
+];
+
+impl<P: Port> Node<P> {
+    /// Runs one console command line.
+    pub fn execute(&mut self, line: &str) -> Reply {
+        let mut words: Vec<&str> = line.split_whitespace().collect();
+        let json =
+            words.len() > 1 && words.first() == Some(&"show") && words.last() == Some(&"json");
+        if json {
+            words.pop();
+        }
+        match words.as_slice() {
+            [] => Reply::ok(""),
+            ["help"] => Reply::ok(
+                HELP.iter()
+                    .map(|(c, h)| format!("  {c:<30} {h}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            ["start"] => match self.start() {
+                Ok(n) => Reply::ok(format!(
+                    "{} packet forwarding started: {n} stream(s) on {} core(s)",
+                    self.mode.name(),
+                    self.lcore_counters.len()
+                )),
+                Err(e) => Reply::err(e),
+            },
+            ["stop"] => match self.stop() {
+                Ok(()) => Reply::ok(format!(
+                    "Telling cores to stop...\n{}",
+                    self.fwd_stats_text()
+                )),
+                Err(e) => Reply::err(e),
+            },
+            ["quit"] => {
+                let _ = self.stop();
+                Reply {
+                    ok: true,
+                    text: "Bye...".into(),
+                    quit: true,
+                }
+            }
+            ["set", "fwd", m] => match FwdMode::parse(m) {
+                None => Reply::err(format!(
+                    "unknown forwarding mode '{m}': one of {}",
+                    FwdMode::ALL.map(|m| m.name()).join(", ")
+                )),
+                Some(mode) => match self.set_mode(mode) {
+                    Ok(()) => Reply::ok(format!("Set {} packet forwarding mode", mode.name())),
+                    Err(e) => Reply::err(e),
+                },
+            },
+            ["set", "loglevel", l] => match l.parse::<log::LevelFilter>() {
+                Ok(lv) => {
+                    log::set_max_level(lv);
+                    Reply::ok(format!("log level set to {lv}"))
+                }
+                Err(_) => Reply::err(format!(
+                    "unknown log level '{l}': error|warn|info|debug|trace|off"
+                )),
+            },
+            ["show", "port", "info", "all"] => self.show_port_info(json),
+            ["show", "port", "stats", "all"] => self.show_port_stats(json),
+            ["clear", "port", "stats", "all"] => {
+                self.clear_stats();
+                Reply::ok("port and forward statistics cleared")
+            }
+            ["show", "fwd", "stats", "all"] => {
+                if json {
+                    Reply::json(self.fwd_stats_json())
+                } else {
+                    Reply::ok(self.fwd_stats_text())
+                }
+            }
+            ["show", "drops"] => self.show_drops(json),
+            ["show", "arp"] => self.show_arp(json),
+            ["show", "conn"]
+            | ["show", "cache"]
+            | ["show", "anycast"]
+            | ["show", "overlay"]
+            | ["cache", "load", _] => Reply::err(format!(
+                "'{}' is not yet available in this build",
+                words.join(" ")
+            )),
+            _ => Reply::err(format!("unknown command '{}': type help", line.trim())),
+        }
+    }
+
+    fn show_port_info(&self, json: bool) -> Reply {
+        let ports: Vec<Value> = self
+            .infos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let addr = self.cfg.ports.get(i);
+                json!({
+                    "id": i,
+                    "driver": p.driver,
+                    "name": p.name,
+                    "iface": p.iface,
+                    "mac": fmt_mac(&p.mac),
+                    "ip": addr.map(|a| a.net.to_string()),
+                    "gateway": addr.and_then(|a| a.gateway).map(|g| g.to_string()),
+                    "mtu": p.mtu,
+                    "rxq": p.rxq,
+                    "txq": p.txq,
+                    "link_up": self.link_up(i),
+                    "rx_csum_offload": p.caps.rx_ipv4_csum && p.caps.rx_l4_csum,
+                    "tx_csum_offload": p.caps.tx_csum,
+                })
+            })
+            .collect();
+        if json {
+            return Reply::json(
+                json!({ "ports": ports, "vips": self.addrs.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>() }),
+            );
+        }
+        let mut out = String::new();
+        for p in &ports {
+            out += &format!(
+                "********************* Infos for port {}  *********************\n\
+                 Driver name: {}\nDevice: {}  Interface: {}\nMAC address: {}\n\
+                 Address: {}  Gateway: {}\nMTU: {}\nRX queues: {}  TX queues: {}\nLink status: {}\n",
+                p["id"],
+                p["driver"].as_str().unwrap_or("-"),
+                p["name"].as_str().unwrap_or("-"),
+                p["iface"].as_str().unwrap_or("-"),
+                p["mac"].as_str().unwrap_or("-"),
+                p["ip"].as_str().unwrap_or("-"),
+                p["gateway"].as_str().unwrap_or("-"),
+                p["mtu"],
+                p["rxq"],
+                p["txq"],
+                if p["link_up"] == true { "up" } else { "down" },
+            );
+        }
+        if !self.addrs.vips.is_empty() {
+            out += &format!(
+                "Anycast VIPs: {}\n",
+                self.addrs
+                    .vips
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        Reply::ok(out.trim_end())
+    }
+
+    fn show_port_stats(&self, json: bool) -> Reply {
+        let ports: Vec<Value> = (0..self.ports.len())
+            .map(|i| {
+                let s = self.port_stats(i);
+                json!({
+                    "id": i,
+                    "rx_packets": s.rx_packets,
+                    "rx_bytes": s.rx_bytes,
+                    "rx_dropped": s.rx_dropped,
+                    "rx_nombuf": s.alloc_failed,
+                    "tx_packets": s.tx_packets,
+                    "tx_bytes": s.tx_bytes,
+                    "tx_dropped": s.tx_dropped,
+                })
+            })
+            .collect();
+        if json {
+            return Reply::json(json!({ "ports": ports }));
+        }
+        let mut out = String::new();
+        for p in &ports {
+            out += &format!(
+                "  ######################## NIC statistics for port {}  ########################\n  \
+                 RX-packets: {:<12} RX-missed: {:<12} RX-bytes:  {}\n  RX-nombuf:  {}\n  \
+                 TX-packets: {:<12} TX-errors: {:<12} TX-bytes:  {}\n",
+                p["id"], p["rx_packets"], p["rx_dropped"], p["rx_bytes"], p["rx_nombuf"],
+                p["tx_packets"], p["tx_dropped"], p["tx_bytes"],
+            );
+        }
+        Reply::ok(out.trim_end())
+    }
+
+    fn fwd_stats_json(&self) -> Value {
+        let mut streams = Vec::new();
+        for p in 0..self.stream_counters.len() {
+            for q in 0..self.stream_counters[p].len() {
+                let s = self.stream_stats(p, q);
+                streams.push(json!({
+                    "rx_port": p, "queue": q, "rx": s.rx, "tx": s.tx,
+                    "answered": s.answered, "consumed": s.consumed, "dropped": s.dropped(),
+                }));
+            }
+        }
+        let cores: Vec<Value> = self
+            .lcore_counters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (b, idle) = (c.busy_ns.get(), c.idle_ns.get());
+                let pct = if b + idle > 0 { 100.0 * b as f64 / (b + idle) as f64 } else { 0.0 };
+                json!({ "core": i, "busy_ns": b, "idle_ns": idle, "busy_pct": (pct * 10.0).round() / 10.0, "polls": c.polls.get() })
+            })
+            .collect();
+        let t = self.total_stats();
+        json!({
+            "mode": self.mode.name(), "running": self.running, "streams": streams, "cores": cores,
+            "total": { "rx": t.rx, "tx": t.tx, "answered": t.answered, "consumed": t.consumed, "dropped": t.dropped() },
+        })
+    }
+
+    fn fwd_stats_text(&self) -> String {
+        let v = self.fwd_stats_json();
+        let mut out = format!("Forwarding mode: {}\n", self.mode.name());
+        for s in v["streams"].as_array().into_iter().flatten() {
+            out += &format!(
+                "  ------- Forward Stats for RX Port={:>2}/Queue={:>2} -------\n  \
+                 RX-packets: {:<10} TX-packets: {:<10} Answered: {:<10} Consumed: {:<10} Dropped: {}\n",
+                s["rx_port"], s["queue"], s["rx"], s["tx"], s["answered"], s["consumed"], s["dropped"]
+            );
+        }
+        for c in v["cores"].as_array().into_iter().flatten() {
+            out += &format!(
+                "  core {}: busy {} ns, idle {} ns ({}% busy), {} polls\n",
+                c["core"], c["busy_ns"], c["idle_ns"], c["busy_pct"], c["polls"]
+            );
+        }
+        let t = &v["total"];
+        out += &format!(
+            "  +++++++++++++++ Accumulated forward statistics for all ports +++++++++++++++\n  \
+             RX-packets: {:<10} TX-packets: {:<10} Answered: {:<10} Dropped: {}",
+            t["rx"], t["tx"], t["answered"], t["dropped"]
+        );
+        out
+    }
+
+    fn show_drops(&self, json: bool) -> Reply {
+        let t = self.total_stats();
+        let mut map = serde_json::Map::new();
+        for r in Reason::all() {
+            map.insert(r.name().into(), json!(t.drops[r.index()]));
+        }
+        let ports: Vec<Value> = (0..self.ports.len())
+            .map(|i| {
+                let s = self.port_stats(i);
+                json!({"id": i, "rx_dropped": s.rx_dropped, "rx_nombuf": s.alloc_failed, "tx_dropped": s.tx_dropped})
+            })
+            .collect();
+        if json {
+            return Reply::json(json!({ "total": t.dropped(), "drops": map, "ports": ports }));
+        }
+        let mut out = format!("Drops by reason (total {}):\n", t.dropped());
+        for r in Reason::all() {
+            out += &format!("  {:<22} {}\n", r.name(), t.drops[r.index()]);
+        }
+        for p in &ports {
+            out += &format!(
+                "  port {}: rx_dropped {} rx_nombuf {} tx_dropped {}\n",
+                p["id"], p["rx_dropped"], p["rx_nombuf"], p["tx_dropped"]
+            );
+        }
+        Reply::ok(out.trim_end())
+    }
+
+    fn show_arp(&self, json: bool) -> Reply {
+        let entries = self.arp_entries();
+        let rows: Vec<Value> = entries
+            .iter()
+            .map(|e| json!({"ip": e.ip.to_string(), "mac": fmt_mac(&e.mac), "port": e.port}))
+            .collect();
+        if json {
+            return Reply::json(json!({ "entries": rows }));
+        }
+        let mut out = format!("{:<16} {:<18} port\n", "address", "mac");
+        for e in &entries {
+            out += &format!(
+                "{:<16} {:<18} {}\n",
+                e.ip.to_string(),
+                fmt_mac(&e.mac),
+                e.port
+            );
+        }
+        Reply::ok(out.trim_end())
+    }
+}

@@ -1,0 +1,141 @@
+//! Ports: where frames enter and leave a node.
+//!
+//! A [`Port`] is split at start-up into receive and transmit queues ([`RxQueue`],
+//! [`TxQueue`]). Each queue is owned by exactly one polling core for as long as
+//! forwarding runs (DESIGN.md section 2, shared-nothing lcores), so the fast path
+//! never locks. Frames move in bursts of owned buffers ([`FrameBuf`]): a pooled
+//! fixed-size buffer on the `mem` and `tap` backends, an mbuf on the DPDK backend.
+//! A buffer has headroom so that headers can be prepended in place, and dropping a
+//! buffer gives it back to its pool. An empty pool is a counted drop, never an
+//! allocation.
+//!
+//! Backends:
+//! - [`mem`]: in-process queues between two ports, usable across threads; the wire
+//!   for tests, the simulator and benchmarks;
+//! - [`tap`]: a Linux TAP interface (`--vdev net_tap0,iface=NAME`).
+#![deny(unsafe_code)]
+
+pub mod buf;
+pub mod counters;
+pub mod mem;
+pub mod tap;
+
+pub use buf::{BufPool, FrameBuf, PktBuf};
+pub use counters::{Counter, QueueCounters, QueueStats};
+
+/// An Ethernet MAC address.
+pub type MacAddr = [u8; 6];
+
+/// What a port can do beyond plain frame I/O, read by the node at start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCaps {
+    /// The port verifies IPv4 header checksums on receive.
+    pub rx_ipv4_csum: bool,
+    /// The port verifies TCP/UDP checksums on receive.
+    pub rx_l4_csum: bool,
+    /// The port fills IPv4/TCP/UDP checksums on transmit.
+    pub tx_csum: bool,
+}
+
+/// Static facts about a port, for `show port info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    /// Driver name in DPDK's spelling (`net_tap`, `net_mem`, ...).
+    pub driver: &'static str,
+    /// Device name as given on the command line (`net_tap0`).
+    pub name: String,
+    /// Kernel interface name, where there is one.
+    pub iface: Option<String>,
+    /// The MAC address the engine uses on this port.
+    pub mac: MacAddr,
+    /// Largest frame payload (L3) the port carries.
+    pub mtu: u16,
+    /// Number of receive queues.
+    pub rxq: u16,
+    /// Number of transmit queues.
+    pub txq: u16,
+    /// Offload capabilities.
+    pub caps: PortCaps,
+}
+
+/// A device that carries Ethernet frames, split into per-core queues.
+///
+/// The node is generic over its port type (`Node<P: Port>`), so every per-packet
+/// call is statically dispatched.
+pub trait Port: Send + 'static {
+    /// The owned frame buffer this port receives into and transmits from.
+    type Buf: FrameBuf;
+    /// A receive queue.
+    type Rx: RxQueue<Buf = Self::Buf>;
+    /// A transmit queue.
+    type Tx: TxQueue<Buf = Self::Buf>;
+
+    /// Static facts about the port.
+    fn info(&self) -> PortInfo;
+    /// Whether the link is up now.
+    fn link_up(&self) -> bool;
+    /// Counters of every queue, in queue order (receive queues first, then transmit).
+    fn queue_counters(&self) -> Vec<std::sync::Arc<QueueCounters>>;
+    /// Hands out the receive and transmit queues. Called once; later calls return
+    /// empty vectors because the queues are owned by the caller from then on.
+    fn take_queues(&mut self) -> (Vec<Self::Rx>, Vec<Self::Tx>);
+}
+
+/// The receive side of one queue. Owned by one core.
+pub trait RxQueue: Send + 'static {
+    /// The frame buffer type.
+    type Buf: FrameBuf;
+    /// Appends up to `max` received frames to `out` and returns how many it added.
+    /// `out` must have spare capacity for them: this call never allocates.
+    fn rx_burst(&mut self, out: &mut Vec<Self::Buf>, max: usize) -> usize;
+}
+
+/// The transmit side of one queue. Owned by one core.
+pub trait TxQueue: Send + 'static {
+    /// The frame buffer type.
+    type Buf: FrameBuf;
+    /// Sends frames from the front of `bufs`, removes those it sent, and returns
+    /// their number. Frames it could not send stay in `bufs`; the caller drops
+    /// them and counts the drop (`tx_full`).
+    fn tx_burst(&mut self, bufs: &mut Vec<Self::Buf>) -> usize;
+    /// Takes an empty buffer from this queue's pool, or `None` (counted by the
+    /// queue as `rx_nombuf`-style `alloc_failed`) when the pool is empty.
+    fn alloc(&mut self) -> Option<Self::Buf>;
+}
+
+/// Derives a stable locally administered unicast MAC from a name, so that an
+/// engine port keeps its address across restarts (the kernel's neighbour tables
+/// stay valid) and differs from the kernel side of a TAP.
+pub fn mac_from_name(name: &str) -> MacAddr {
+    // FNV-1a, 32 bits: stable across Rust versions, unlike DefaultHasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let b = h.to_be_bytes();
+    [0x02, 0xae, b[0], b[1], b[2], b[3]]
+}
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
+pub fn fmt_mac(mac: &MacAddr) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_from_name_is_stable_local_unicast() {
+        let a = mac_from_name("ae0");
+        assert_eq!(a, mac_from_name("ae0"));
+        assert_ne!(a, mac_from_name("ae1"));
+        assert_eq!(a[0] & 0x01, 0, "unicast");
+        assert_eq!(a[0] & 0x02, 0x02, "locally administered");
+        assert_eq!(fmt_mac(&[2, 0xae, 0, 1, 0x10, 0xff]), "02:ae:00:01:10:ff");
+    }
+}
