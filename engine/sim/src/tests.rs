@@ -1,0 +1,97 @@
+//! Simulator runs with fixed seeds: the real node code answers a simulated
+//! client through a simulated router, over impaired links.
+
+use crate::engine::EngineNode;
+use crate::host::Host;
+use crate::link::LinkParams;
+use crate::scenario::{flip_route, site, VIP};
+use crate::{Fate, Sim};
+
+const MS: u64 = 1_000_000;
+
+#[test]
+fn client_pings_node_and_vip_through_the_router() {
+    let mut sim = Sim::new(1);
+    sim.set_tracing(true);
+    let s = site(
+        &mut sim,
+        1,
+        LinkParams::new(5.0, 100.0),
+        LinkParams::new(5.0, 1000.0),
+    );
+    let node_ip = s.node_ips[0];
+    sim.device::<Host>(s.client).ping(node_ip, 5, 100 * MS, 0);
+    sim.device::<Host>(s.client).ping(VIP, 5, 100 * MS, 50 * MS);
+    sim.run_until(2_000 * MS);
+    let h = sim.device::<Host>(s.client);
+    for p in &h.pings {
+        assert_eq!(p.replies.len(), 5, "{:?}", p.target);
+        // Four links of 5 ms each, plus serialization: a little over 20 ms.
+        for &(_, rtt) in &p.replies[1..] {
+            assert!((20 * MS..21 * MS).contains(&rtt), "rtt {rtt}");
+        }
+    }
+    let trace = sim.take_trace();
+    assert!(trace
+        .iter()
+        .any(|t| t.from == "edge-a" && t.summary.starts_with("ARP announce 10.0.2.2")));
+    assert!(trace.iter().any(|t| t.from == "edge-a"
+        && t.summary
+            .contains("203.0.113.10 > 10.0.1.2: ICMP echo reply")));
+    let n = sim.device::<EngineNode>(s.nodes[0]);
+    let st = n.node.total_stats();
+    assert_eq!(st.answered, 10 + 1, "ten echoes and the router's ARP");
+}
+
+#[test]
+fn lossy_links_lose_the_same_pings_for_the_same_seed() {
+    let run = |seed| {
+        let mut sim = Sim::new(seed);
+        let lossy = LinkParams {
+            loss: 0.2,
+            ..LinkParams::new(1.0, 1000.0)
+        };
+        let s = site(&mut sim, 1, lossy, LinkParams::new(1.0, 1000.0));
+        sim.device::<Host>(s.client).ping(VIP, 100, 10 * MS, 0);
+        sim.run_until(3_000 * MS);
+        let p = &sim.device::<Host>(s.client).pings[0];
+        let mut got: Vec<u16> = p.replies.iter().map(|r| r.0).collect();
+        got.sort();
+        got
+    };
+    let a = run(42);
+    assert_eq!(a, run(42), "same seed, same run");
+    assert_ne!(a, run(43));
+    // Two crossings of a 20% link: about 64% come back.
+    assert!((45..85).contains(&a.len()), "{}", a.len());
+}
+
+#[test]
+fn a_route_flip_moves_the_vip_to_the_other_node() {
+    let mut sim = Sim::new(7);
+    sim.set_tracing(true);
+    let s = site(
+        &mut sim,
+        2,
+        LinkParams::new(2.0, 1000.0),
+        LinkParams::new(2.0, 1000.0),
+    );
+    sim.device::<Host>(s.client).ping(VIP, 20, 50 * MS, 0);
+    flip_route(&mut sim, &s, 500 * MS, 1);
+    sim.run_until(2_000 * MS);
+    assert_eq!(sim.device::<Host>(s.client).pings[0].replies.len(), 20);
+    let a = sim
+        .device::<EngineNode>(s.nodes[0])
+        .node
+        .total_stats()
+        .answered;
+    let b = sim
+        .device::<EngineNode>(s.nodes[1])
+        .node
+        .total_stats()
+        .answered;
+    // Pings at 0..450 ms go to edge-a, 500..950 ms to edge-b (plus one ARP each).
+    assert_eq!((a, b), (10 + 1, 10 + 1));
+    let trace = sim.take_trace();
+    assert!(trace.iter().all(|t| t.fate == Fate::Delivered));
+}

@@ -1,0 +1,66 @@
+//! `anyedge`: the operator's binary.
+//!
+//! - `anyedge run [EAL args] -- [app args]`: the engine, driven like dpdk-testpmd;
+//! - `anyedge demo`: the main job on the built-in simulator (no root, no NIC);
+//! - `anyedge ctl PATH 'COMMAND'`: one console command to a running engine.
+#![forbid(unsafe_code)]
+
+mod console;
+mod ctl;
+mod demo;
+mod eal;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "anyedge",
+    version,
+    about = "Kernel-bypass packet engine for CDN edge nodes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the engine: `anyedge run [EAL args] -- [app args]` (testpmd style;
+    /// `anyedge run -- --help` lists the app args).
+    Run {
+        /// EAL arguments, `--`, application arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the main job on the built-in simulator (no root, no DPDK, no NIC).
+    Demo(demo::DemoArgs),
+    /// Send one console command to a running engine and print the answer.
+    Ctl {
+        /// The engine's --ctl-socket path.
+        socket: PathBuf,
+        /// The command, e.g. 'show port stats all json'.
+        command: Vec<String>,
+    },
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run { args } => run::run(args).map(|_| 0),
+        Cmd::Demo(a) => demo::main(a).map(|_| 0),
+        Cmd::Ctl { socket, command } => ctl::client(&socket, &command.join(" ")),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // One clear line, with its causes.
+            eprintln!("anyedge: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
