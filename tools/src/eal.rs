@@ -18,6 +18,13 @@ pub enum Device {
         /// Interface name (defaults to `dtapN`, as DPDK's net_tap does).
         iface: String,
     },
+    /// `--vdev net_nullN[,size=BYTES]`: endless receive, free on transmit.
+    Null {
+        /// `net_nullN`
+        name: String,
+        /// Frame length (default 64, as DPDK's net_null).
+        size: usize,
+    },
     /// Any other vdev or a PCI device (`-a`): needs the DPDK build.
     Dpdk(String),
 }
@@ -135,6 +142,23 @@ pub fn parse_vdev(s: &str) -> Result<Device> {
             bail!("--vdev {s}: interface name must be 1 to 15 characters");
         }
         return Ok(Device::Tap { name, iface });
+    }
+    if name.starts_with("net_null") {
+        let mut size = 64;
+        for kv in parts {
+            match kv.split_once('=') {
+                Some(("size", v)) => {
+                    size = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (14..=2048).contains(n))
+                        .with_context(|| format!("--vdev {s}: size must be 14..2048 bytes"))?
+                }
+                Some(("copy", _)) => {}
+                _ => bail!("--vdev {s}: unknown net_null argument '{kv}' (use size=BYTES)"),
+            }
+        }
+        return Ok(Device::Null { name, size });
     }
     Ok(Device::Dpdk(s.to_string()))
 }

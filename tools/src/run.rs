@@ -7,6 +7,8 @@
 
 use crate::{console, ctl, eal};
 use anyedge_node::{FwdMode, Node, NodeConfig, Reply, RunOptions, Threading};
+use anyedge_port::null::NullPort;
+use anyedge_port::sw::SwPort;
 use anyedge_port::tap::{TapConfig, TapPort};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
@@ -66,7 +68,7 @@ pub struct AppArgs {
 /// The running engine, shared by the console, the control socket and the supervisor.
 #[derive(Clone)]
 pub struct Engine {
-    node: Arc<Mutex<Node<TapPort>>>,
+    node: Arc<Mutex<Node<SwPort>>>,
     /// Set to end the process.
     pub quit: Arc<AtomicBool>,
 }
@@ -112,7 +114,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
         mode.name(),
         app.burst
     );
-    log::info!("frame buffers in process memory: no hugepages on the TAP port");
+    log::info!("frame buffers in process memory: no hugepages without the DPDK port");
     let node = Node::new(
         ports,
         cfg,
@@ -174,7 +176,7 @@ fn supervise(engine: &Engine, period: Option<Duration>) {
     }
 }
 
-fn open_ports(eal: &eal::Eal, app: &AppArgs) -> Result<Vec<TapPort>> {
+fn open_ports(eal: &eal::Eal, app: &AppArgs) -> Result<Vec<SwPort>> {
     if eal.devices.is_empty() {
         bail!("no ports: give a device, e.g. --vdev net_tap0,iface=ae0");
     }
@@ -182,7 +184,7 @@ fn open_ports(eal: &eal::Eal, app: &AppArgs) -> Result<Vec<TapPort>> {
     let mut ports = Vec::new();
     for d in &eal.devices {
         match d {
-            eal::Device::Tap { name, iface } => ports.push(
+            eal::Device::Tap { name, iface } => ports.push(SwPort::Tap(
                 TapPort::open(&TapConfig {
                     name: name.clone(),
                     iface: iface.clone(),
@@ -191,7 +193,13 @@ fn open_ports(eal: &eal::Eal, app: &AppArgs) -> Result<Vec<TapPort>> {
                     mac: None,
                 })
                 .with_context(|| format!("open {name} (iface {iface}); TAP ports need root or CAP_NET_ADMIN"))?,
-            ),
+            )),
+            eal::Device::Null { name, size } => ports.push(SwPort::Null(NullPort::new(
+                name,
+                queues,
+                *size,
+                app.total_num_mbufs.max(64 * queues as usize),
+            ))),
             eal::Device::Dpdk(dev) => bail!(
                 "device '{dev}' needs the DPDK build (cargo build --release -p anyedge-tools --features dpdk); \
                  this build has only --vdev net_tap<N>,iface=NAME"

@@ -12,12 +12,16 @@
 //! Backends:
 //! - [`mem`]: in-process queues between two ports, usable across threads; the wire
 //!   for tests, the simulator and benchmarks;
-//! - [`tap`]: a Linux TAP interface (`--vdev net_tap0,iface=NAME`).
+//! - [`tap`]: a Linux TAP interface (`--vdev net_tap0,iface=NAME`);
+//! - [`null`]: endless receive and free-on-transmit, as DPDK's net_null
+//!   (`--vdev net_null0`), for forwarding benchmarks.
 #![deny(unsafe_code)]
 
 pub mod buf;
 pub mod counters;
 pub mod mem;
+pub mod null;
+pub mod sw;
 pub mod tap;
 
 pub use buf::{BufPool, FrameBuf, PktBuf};
