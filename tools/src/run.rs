@@ -6,7 +6,7 @@
 //! SIGINT or SIGTERM.
 
 use crate::{console, ctl, eal};
-use anyedge_node::{FwdMode, Node, NodeConfig, Reply, RunOptions, Threading};
+use anyedge_node::{Control, FwdMode, Node, NodeConfig, Reply, RunOptions, Threading};
 use anyedge_port::null::NullPort;
 use anyedge_port::sw::SwPort;
 use anyedge_port::tap::{TapConfig, TapPort};
@@ -68,7 +68,7 @@ pub struct AppArgs {
 /// The running engine, shared by the console, the control socket and the supervisor.
 #[derive(Clone)]
 pub struct Engine {
-    node: Arc<Mutex<Node<SwPort>>>,
+    node: Arc<Mutex<Box<dyn Control>>>,
     /// Set to end the process.
     pub quit: Arc<AtomicBool>,
 }
@@ -104,28 +104,26 @@ pub fn run(args: Vec<String>) -> Result<()> {
         None => NodeConfig::default(),
     };
     let eth_peers = parse_eth_peers(&app.eth_peer, eal.devices.len())?;
-    let ports = open_ports(&eal, &app)?;
     let cores = forwarding_cores(&eal, app.nb_cores)?;
     log::info!(
-        "{}: {} port(s), forwarding cores {:?}, mode {}, burst {}",
+        "{}: {} device(s), forwarding cores {:?}, mode {}, burst {}",
         cfg.name,
-        ports.len(),
+        eal.devices.len(),
         cores,
         mode.name(),
         app.burst
     );
-    log::info!("frame buffers in process memory: no hugepages without the DPDK port");
-    let node = Node::new(
-        ports,
-        cfg,
-        RunOptions {
-            threading: Threading::Threads(cores),
-            burst: app.burst as usize,
-            mode,
-            eth_peers,
-        },
-    )
-    .map_err(|e| anyhow!(e))?;
+    let opts = RunOptions {
+        threading: Threading::Threads(cores),
+        burst: app.burst as usize,
+        mode,
+        eth_peers,
+    };
+    let node: Box<dyn Control> = {
+        let ports = open_ports(&eal, &app)?;
+        log::info!("frame buffers in process memory: no hugepages without the DPDK port");
+        Box::new(Node::new(ports, cfg, opts).map_err(|e| anyhow!(e))?)
+    };
     let engine = Engine {
         node: Arc::new(Mutex::new(node)),
         quit: Arc::new(AtomicBool::new(false)),

@@ -63,6 +63,10 @@ pub const HELP: &[(&str, &str)] = &[
         "show port stats all [json]",
         "packets, bytes and drops of each port",
     ),
+    (
+        "show port xstats all [json]",
+        "driver extended statistics of each port",
+    ),
     ("clear port stats all", "zero the port and forward counters"),
     (
         "show fwd stats all [json]",
@@ -148,6 +152,7 @@ impl<P: Port> Node<P> {
             },
             ["show", "port", "info", "all"] => self.show_port_info(json),
             ["show", "port", "stats", "all"] => self.show_port_stats(json),
+            ["show", "port", "xstats", "all"] => self.show_port_xstats(json),
             ["clear", "port", "stats", "all"] => {
                 self.clear_stats();
                 Reply::ok("port and forward statistics cleared")
@@ -263,6 +268,34 @@ impl<P: Port> Node<P> {
                 p["id"], p["rx_packets"], p["rx_dropped"], p["rx_bytes"], p["rx_nombuf"],
                 p["tx_packets"], p["tx_dropped"], p["tx_bytes"],
             );
+        }
+        Reply::ok(out.trim_end())
+    }
+
+    fn show_port_xstats(&self, json: bool) -> Reply {
+        let ports: Vec<Value> = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let x: serde_json::Map<String, Value> =
+                    p.xstats().into_iter().map(|(k, v)| (k, json!(v))).collect();
+                json!({ "id": i, "xstats": x })
+            })
+            .collect();
+        if json {
+            return Reply::json(json!({ "ports": ports }));
+        }
+        let mut out = String::new();
+        for p in &ports {
+            out += &format!(
+                "###### NIC extended statistics for port {}
+",
+                p["id"]
+            );
+            for (k, v) in p["xstats"].as_object().into_iter().flatten() {
+                out += &format!("{k}: {v}\n");
+            }
         }
         Reply::ok(out.trim_end())
     }

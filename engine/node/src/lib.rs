@@ -22,7 +22,7 @@ pub mod stats;
 pub use commands::Reply;
 pub use config::NodeConfig;
 pub use fwd::FwdMode;
-pub use node::{Node, RunOptions, Threading};
+pub use node::{Control, Node, RunOptions, Threading};
 
 #[cfg(test)]
 mod tests;

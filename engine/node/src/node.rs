@@ -500,3 +500,23 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
         }
     }
 }
+
+/// The control plane's view of a node, whatever its port type, for the
+/// console and the control socket. This is not the fast path, so the tools
+/// hold it as a trait object and one binary can run a node of either build.
+pub trait Control: Send {
+    /// Runs one console command.
+    fn execute(&mut self, line: &str) -> crate::Reply;
+    /// Stops forwarding and ends the core threads.
+    fn shutdown(&mut self);
+}
+
+impl<P: Port> Control for Node<P> {
+    fn execute(&mut self, line: &str) -> crate::Reply {
+        Node::execute(self, line)
+    }
+
+    fn shutdown(&mut self) {
+        Node::shutdown(self)
+    }
+}

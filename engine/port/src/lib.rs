@@ -83,6 +83,11 @@ pub trait Port: Send + 'static {
     /// Hands out the receive and transmit queues. Called once; later calls return
     /// empty vectors because the queues are owned by the caller from then on.
     fn take_queues(&mut self) -> (Vec<Self::Rx>, Vec<Self::Tx>);
+    /// Driver-specific extended statistics (`show port xstats all`), by name.
+    /// Software ports have none beyond the queue counters.
+    fn xstats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// The receive side of one queue. Owned by one core.
