@@ -61,10 +61,7 @@ pub fn report(bench: &str, peer: &str, command: &str, rows: &[Row]) -> String {
     );
     println!(
         "\n{:<34} {:>14} {:>14} {:>7}",
-        "row",
-        "anyedge",
-        peer,
-        "ratio"
+        "row", "anyedge", peer, "ratio"
     );
     for r in rows {
         let (o, p) = (median(&r.ours), median(&r.peer));
@@ -77,7 +74,12 @@ pub fn report(bench: &str, peer: &str, command: &str, rows: &[Row]) -> String {
             r.unit,
             r.ratio()
         );
-        let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ");
+        let fmt = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         md += &format!(
             "| {} | {:.2} {} | {:.2} {} | {:.2} | {} / {} |\n",
             r.name,
@@ -90,9 +92,7 @@ pub fn report(bench: &str, peer: &str, command: &str, rows: &[Row]) -> String {
             fmt(&r.peer)
         );
     }
-    let worst = rows
-        .iter()
-        .min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+    let worst = rows.iter().min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
     println!("\ncommand: {command}");
     match worst {
         Some(w) => println!("{bench}: ratio={:.2} (worst row: {})", w.ratio(), w.name),
@@ -170,7 +170,10 @@ impl Console {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("timed out waiting for '{needle}'; output:\n{}", tail(&self.output(), 30))
+        bail!(
+            "timed out waiting for '{needle}'; output:\n{}",
+            tail(&self.output(), 30)
+        )
     }
 
     /// Sends one command line.
@@ -221,11 +224,7 @@ pub fn number_after(text: &str, after: &str, key: &str) -> Option<u64> {
     let start = text.rfind(after)?;
     let rest = &text[start..];
     let k = rest.find(key)? + key.len();
-    rest[k..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    rest[k..].split_whitespace().next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -249,7 +248,13 @@ mod tests {
     fn finds_the_accumulated_tx_count_of_both_programs() {
         let testpmd = "  +++++++++++++++ Accumulated forward statistics for all ports+++++++++++++++\n  RX-packets: 68138112       RX-dropped: 0             RX-total: 68138112\n  TX-packets: 68138100       TX-dropped: 0";
         let ours = "  +++++++++++++++ Accumulated forward statistics for all ports +++++++++++++++\n  RX-packets: 49106432 TX-packets: 49106431 Answered: 0 Dropped: 0";
-        assert_eq!(number_after(testpmd, "Accumulated forward statistics", "TX-packets:"), Some(68138100));
-        assert_eq!(number_after(ours, "Accumulated forward statistics", "TX-packets:"), Some(49106431));
+        assert_eq!(
+            number_after(testpmd, "Accumulated forward statistics", "TX-packets:"),
+            Some(68138100)
+        );
+        assert_eq!(
+            number_after(ours, "Accumulated forward statistics", "TX-packets:"),
+            Some(49106431)
+        );
     }
 }

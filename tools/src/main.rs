@@ -51,7 +51,15 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run { args } => run::run(args).map(|_| 0),
+        // clap swallows a leading `--`, which separates EAL from app args here:
+        // take the words after `run` exactly as the operator typed them.
+        Cmd::Run { args: _ } => run::run(
+            std::env::args()
+                .skip_while(|a| a != "run")
+                .skip(1)
+                .collect(),
+        )
+        .map(|_| 0),
         Cmd::Demo(a) => demo::main(a).map(|_| 0),
         Cmd::Ctl { socket, command } => ctl::client(&socket, &command.join(" ")),
     };

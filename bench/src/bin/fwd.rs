@@ -22,10 +22,12 @@ const BURST: u32 = 32;
 const MBUFS: u32 = 16384;
 
 fn eal(prefix: &str) -> Vec<String> {
-    format!("-l 0-1 --no-huge -m 512 --no-pci --file-prefix {prefix} --vdev net_null0 --vdev net_null1")
-        .split_whitespace()
-        .map(String::from)
-        .collect()
+    format!(
+        "-l 0-1 --no-huge -m 512 --no-pci --file-prefix {prefix} --vdev net_null0 --vdev net_null1"
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect()
 }
 
 fn app(mode: &str) -> Vec<String> {
@@ -70,7 +72,11 @@ fn main() -> Result<()> {
     let ours = anyedge_bin()?;
     let ours = ours.to_string_lossy().to_string();
     let testpmd = "dpdk-testpmd";
-    if std::process::Command::new(testpmd).arg("--version").output().is_err() {
+    if std::process::Command::new(testpmd)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         bail!("dpdk-testpmd not found: apt-get install dpdk (package dpdk-dev on some releases)");
     }
     let mut rows = Vec::new();
@@ -84,8 +90,16 @@ fn main() -> Result<()> {
         for r in 0..rounds {
             let a = round(&ours, &["run".to_string()], mode, secs)?;
             // stdbuf: testpmd's stdout is fully buffered on a pipe.
-            let b = round("stdbuf", &["-oL".to_string(), testpmd.to_string()], mode, secs)?;
-            println!("{mode} round {}: anyedge {a:.2} Mpps, testpmd {b:.2} Mpps", r + 1);
+            let b = round(
+                "stdbuf",
+                &["-oL".to_string(), testpmd.to_string()],
+                mode,
+                secs,
+            )?;
+            println!(
+                "{mode} round {}: anyedge {a:.2} Mpps, testpmd {b:.2} Mpps",
+                r + 1
+            );
             row.ours.push(a);
             row.peer.push(b);
         }
