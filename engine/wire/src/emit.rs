@@ -162,7 +162,7 @@ fn eth_len(vlan: Option<u16>) -> usize {
 /// Writes Ethernet and IPv4 headers for an `l4_len`-byte payload, zeroes the
 /// padding, and returns the (padded) frame slice and the L4 offset.
 #[allow(clippy::too_many_arguments)]
-fn ipv4_frame(
+pub(crate) fn ipv4_frame(
     buf: &mut [u8],
     eth_dst: MacAddr,
     eth_src: MacAddr,

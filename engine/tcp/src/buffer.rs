@@ -1,0 +1,264 @@
+//! The send buffer and the receive buffer of a connection.
+//!
+//! Both are fixed-size rings allocated when the connection is created, so a
+//! peer can never make them grow. The receive buffer reassembles
+//! out-of-order data in place and remembers at most [`MAX_OOO_RANGES`]
+//! holes' worth of ranges; a segment that would need more is dropped and
+//! retransmitted by the peer.
+
+use std::collections::VecDeque;
+
+/// Out-of-order ranges the receive buffer keeps (beyond this, segments that
+/// open new ranges are dropped).
+pub const MAX_OOO_RANGES: usize = 32;
+
+/// Bytes the application has written and the peer has not acknowledged.
+#[derive(Debug)]
+pub struct SendBuf {
+    data: VecDeque<u8>,
+    cap: usize,
+}
+
+impl SendBuf {
+    /// A buffer of `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        SendBuf {
+            data: VecDeque::with_capacity(cap),
+            cap,
+        }
+    }
+    /// Appends as much of `bytes` as fits; returns how much.
+    pub fn write(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.free());
+        self.data.extend(&bytes[..n]);
+        n
+    }
+    /// Bytes held (from SND.UNA on).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    /// Room left.
+    pub fn free(&self) -> usize {
+        self.cap - self.data.len()
+    }
+    /// Copies bytes from `offset` (relative to SND.UNA) into `out`; returns how many.
+    pub fn copy_at(&self, offset: usize, out: &mut [u8]) -> usize {
+        if offset >= self.data.len() {
+            return 0;
+        }
+        let n = out.len().min(self.data.len() - offset);
+        let (a, b) = self.data.as_slices();
+        let mut done = 0;
+        if offset < a.len() {
+            let k = n.min(a.len() - offset);
+            out[..k].copy_from_slice(&a[offset..offset + k]);
+            done = k;
+        }
+        if done < n {
+            let start = offset + done - a.len();
+            out[done..n].copy_from_slice(&b[start..start + n - done]);
+        }
+        n
+    }
+    /// Drops `n` acknowledged bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.data.len());
+        self.data.drain(..n);
+    }
+}
+
+/// Received bytes: a contiguous readable part, then out-of-order ranges.
+#[derive(Debug)]
+pub struct RecvBuf {
+    buf: Box<[u8]>,
+    head: usize,
+    len: usize,
+    /// (offset after the contiguous part, length), sorted, disjoint, not adjacent.
+    ooo: Vec<(usize, usize)>,
+}
+
+impl RecvBuf {
+    /// A buffer of `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        RecvBuf {
+            buf: vec![0u8; cap.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+            ooo: Vec::with_capacity(MAX_OOO_RANGES + 1),
+        }
+    }
+    /// Capacity.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+    /// Readable bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether nothing is readable.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The receive window: room after the readable part (RFC 9293 RCV.WND).
+    pub fn window(&self) -> usize {
+        self.buf.len() - self.len
+    }
+    /// Out-of-order ranges, relative to RCV.NXT, for SACK blocks (RFC 2018).
+    pub fn ooo_ranges(&self) -> &[(usize, usize)] {
+        &self.ooo
+    }
+
+    /// Stores `data` at `offset` bytes after RCV.NXT (trimmed to the window)
+    /// and returns by how much the contiguous part grew (RCV.NXT advances
+    /// by that much).
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        let win = self.window();
+        if offset >= win || data.is_empty() {
+            return 0;
+        }
+        let n = data.len().min(win - offset);
+        // Merge (offset, n) into the ranges first; refuse if it would need too many.
+        let before = self.ooo.len();
+        let mut ranges = self.ooo.clone();
+        ranges.push((offset, n));
+        ranges.sort_unstable_by_key(|r| r.0);
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (o, l) in ranges.drain(..) {
+            match merged.last_mut() {
+                Some(last) if o <= last.0 + last.1 => {
+                    let end = (o + l).max(last.0 + last.1);
+                    last.1 = end - last.0;
+                }
+                _ => merged.push((o, l)),
+            }
+        }
+        if merged.len() > MAX_OOO_RANGES && merged.len() > before {
+            // Keep what we had; the peer will retransmit this one.
+            return 0;
+        }
+        // Copy the bytes into the ring.
+        let cap = self.buf.len();
+        let mut pos = (self.head + self.len + offset) % cap;
+        let mut src = &data[..n];
+        while !src.is_empty() {
+            let k = src.len().min(cap - pos);
+            self.buf[pos..pos + k].copy_from_slice(&src[..k]);
+            src = &src[k..];
+            pos = (pos + k) % cap;
+        }
+        // A range at offset 0 joins the contiguous part.
+        let mut grew = 0;
+        if let Some(&(0, l)) = merged.first() {
+            grew = l;
+            merged.remove(0);
+            for r in merged.iter_mut() {
+                r.0 -= l;
+            }
+            self.len += l;
+        }
+        self.ooo = merged;
+        grew
+    }
+
+    /// Reads up to `out.len()` bytes.
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.len);
+        let cap = self.buf.len();
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(cap - self.head);
+            out[done..done + k].copy_from_slice(&self.buf[self.head..self.head + k]);
+            self.head = (self.head + k) % cap;
+            done += k;
+        }
+        self.len -= n;
+        n
+    }
+
+    /// Drops up to `n` readable bytes (for services that discard).
+    pub fn discard(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.head = (self.head + n) % self.buf.len();
+        self.len -= n;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn send_buffer_wraps_and_copies_from_any_offset() {
+        let mut s = SendBuf::new(8);
+        assert_eq!(s.write(b"abcdef"), 6);
+        s.consume(4);
+        assert_eq!(s.write(b"ghijklm"), 6);
+        let mut out = [0u8; 8];
+        assert_eq!(s.copy_at(1, &mut out), 7);
+        assert_eq!(&out[..7], b"fghijkl");
+        assert_eq!(s.copy_at(8, &mut out), 0);
+    }
+
+    #[test]
+    fn receive_buffer_reassembles_out_of_order() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.write_at(4, b"efgh"), 0);
+        assert_eq!(r.ooo_ranges(), &[(4, 4)]);
+        assert_eq!(r.write_at(10, b"kl"), 0);
+        assert_eq!(
+            r.write_at(0, b"abcd"),
+            8,
+            "fills the hole up to the next gap"
+        );
+        assert_eq!(r.ooo_ranges(), &[(2, 2)]);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 8);
+        assert_eq!(&out[..8], b"abcdefgh");
+        assert_eq!(r.write_at(0, b"ij"), 4);
+        assert_eq!(r.read(&mut out), 4);
+        assert_eq!(&out[..4], b"ijkl");
+        assert_eq!(r.write_at(20, b"zz"), 0, "beyond the window");
+    }
+
+    proptest! {
+        /// Any arrival order of any segmentation gives back the stream.
+        #[test]
+        fn any_order_reassembles(data in proptest::collection::vec(any::<u8>(), 1..2000), cuts in proptest::collection::vec(1usize..300, 1..40), seed: u64) {
+            let mut segs = Vec::new();
+            let mut off = 0;
+            let mut i = 0;
+            while off < data.len() {
+                let n = cuts[i % cuts.len()].min(data.len() - off);
+                segs.push((off, n));
+                off += n;
+                i += 1;
+            }
+            // Shuffle deterministically, and duplicate some.
+            let mut order: Vec<usize> = (0..segs.len()).collect();
+            let mut x = seed | 1;
+            for k in (1..order.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                order.swap(k, (x % (k as u64 + 1)) as usize);
+            }
+            order.extend(order.clone().into_iter().step_by(3));
+            let mut r = RecvBuf::new(4096);
+            let mut nxt = 0;
+            for k in order {
+                let (o, n) = segs[k];
+                if o + n <= nxt { continue; }
+                let (o2, skip) = if o < nxt { (0, nxt - o) } else { (o - nxt, 0) };
+                nxt += r.write_at(o2, &data[o + skip..o + n]);
+            }
+            prop_assert_eq!(nxt, data.len());
+            let mut out = vec![0u8; data.len()];
+            prop_assert_eq!(r.read(&mut out), data.len());
+            prop_assert_eq!(out, data);
+        }
+    }
+}
