@@ -10,6 +10,7 @@ use crate::fwd::FwdMode;
 use crate::node::Node;
 use crate::stats::Reason;
 use anyedge_port::{fmt_mac, Port};
+use anyedge_tcp::table::TableStats;
 use serde_json::{json, Value};
 
 /// The answer to one command.
@@ -74,7 +75,14 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("show drops [json]", "counted drops by reason"),
     ("show arp [json]", "neighbours learned by the cores"),
-    ("show conn [json]", "TCP connections (TCP issue)"),
+    (
+        "show conn [json]",
+        "TCP connections: state, cwnd, srtt, bytes, retransmits, SACK",
+    ),
+    (
+        "tcp connect IP:PORT",
+        "open a connection from the engine and read what the peer sends",
+    ),
     ("show cache [json]", "content cache (cache issue)"),
     (
         "cache load DIR",
@@ -166,8 +174,15 @@ impl<P: Port> Node<P> {
             }
             ["show", "drops"] => self.show_drops(json),
             ["show", "arp"] => self.show_arp(json),
-            ["show", "conn"]
-            | ["show", "cache"]
+            ["show", "conn"] => self.show_conn(json),
+            ["tcp", "connect", target] => match target.parse::<std::net::SocketAddrV4>() {
+                Ok(remote) => match self.tcp_connect(remote) {
+                    Ok(t) => Reply::ok(t),
+                    Err(e) => Reply::err(e),
+                },
+                Err(_) => Reply::err(format!("tcp connect {target}: expected IP:PORT")),
+            },
+            ["show", "cache"]
             | ["show", "anycast"]
             | ["show", "overlay"]
             | ["cache", "load", _] => Reply::err(format!(
@@ -379,6 +394,93 @@ impl<P: Port> Node<P> {
             );
         }
         Reply::ok(out.trim_end())
+    }
+
+    fn show_conn(&self, json: bool) -> Reply {
+        let ((rows, recent), stats) = self.conns();
+        let sum = stats.iter().fold(TableStats::default(), |a, s| TableStats {
+            opened: a.opened + s.opened,
+            closed: a.closed + s.closed,
+            rst_sent: a.rst_sent + s.rst_sent,
+            rst_stray_ack: a.rst_stray_ack + s.rst_stray_ack,
+            rst_rate_limited: a.rst_rate_limited + s.rst_rate_limited,
+            rst_ignored: a.rst_ignored + s.rst_ignored,
+            refused_full: a.refused_full + s.refused_full,
+            cookies_sent: a.cookies_sent + s.cookies_sent,
+            cookies_accepted: a.cookies_accepted + s.cookies_accepted,
+            cookies_invalid: a.cookies_invalid + s.cookies_invalid,
+        });
+        let to_json = |r: &crate::tcp::ConnRow| {
+            json!({
+                "core": r.core, "local": r.local.to_string(), "remote": r.remote.to_string(),
+                "state": r.state, "app": r.app, "cc": r.cc, "cwnd": r.cwnd,
+                "ssthresh": if r.ssthresh == usize::MAX { None } else { Some(r.ssthresh) },
+                "srtt_us": r.srtt_us, "rttvar_us": r.rttvar_us, "bytes_in": r.bytes_in,
+                "bytes_out": r.bytes_out, "retransmits": r.retransmits, "sack": r.sack,
+                "sack_blocks": r.sack_blocks,
+            })
+        };
+        let conns: Vec<Value> = rows.iter().map(to_json).collect();
+        let closed: Vec<Value> = recent.iter().map(to_json).collect();
+        let table = json!({
+            "opened": sum.opened, "closed": sum.closed, "rst_sent": sum.rst_sent,
+            "rst_stray_ack": sum.rst_stray_ack, "rst_rate_limited": sum.rst_rate_limited,
+            "rst_ignored": sum.rst_ignored, "refused_full": sum.refused_full,
+            "cookies_sent": sum.cookies_sent, "cookies_accepted": sum.cookies_accepted,
+            "cookies_invalid": sum.cookies_invalid,
+        });
+        if json {
+            return Reply::json(json!({ "conns": conns, "recent": closed, "table": table }));
+        }
+        let mut out = format!(
+            "{:<22} {:<22} {:<12} {:<8} {:>9} {:>9} {:>9} {:>12} {:>12} {:>6} sack\n",
+            "local",
+            "remote",
+            "state",
+            "app",
+            "cwnd",
+            "ssthresh",
+            "srtt_us",
+            "bytes_in",
+            "bytes_out",
+            "rexmit"
+        );
+        for r in rows.iter().chain(recent.iter()) {
+            let ssthresh = if r.ssthresh == usize::MAX {
+                "-".to_string()
+            } else {
+                r.ssthresh.to_string()
+            };
+            let srtt = r
+                .srtt_us
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into());
+            let sack = if r.sack {
+                format!("on ({} blocks)", r.sack_blocks)
+            } else {
+                "off".into()
+            };
+            out += &format!(
+                "{:<22} {:<22} {:<12} {:<8} {:>9} {:>9} {:>9} {:>12} {:>12} {:>6} {}\n",
+                r.local.to_string(),
+                r.remote.to_string(),
+                r.state,
+                r.app,
+                r.cwnd,
+                ssthresh,
+                srtt,
+                r.bytes_in,
+                r.bytes_out,
+                r.retransmits,
+                sack,
+            );
+        }
+        out += &format!(
+            "{} connection(s), {} recently closed; table: {table}",
+            rows.len(),
+            recent.len()
+        );
+        Reply::ok(out)
     }
 
     fn show_arp(&self, json: bool) -> Reply {

@@ -28,6 +28,40 @@ pub struct RawConfig {
     pub cache: Option<RawCache>,
     /// `[overlay]`
     pub overlay: Option<RawOverlay>,
+    /// `[tcp]`
+    pub tcp: Option<RawTcp>,
+    /// `[services]`
+    pub services: Option<RawServices>,
+}
+
+/// `[tcp]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTcp {
+    /// Connection slots per core.
+    pub max_conns: Option<usize>,
+    /// Send buffer per connection, e.g. `"256KiB"`.
+    pub send_buf: Option<String>,
+    /// Receive buffer per connection.
+    pub recv_buf: Option<String>,
+    /// `cubic | reno`
+    pub cc: Option<String>,
+    /// Connections in SYN-RECEIVED before SYN cookies.
+    pub syn_backlog: Option<usize>,
+    /// Resets per second for segments without a connection.
+    pub rst_per_sec: Option<u32>,
+}
+
+/// `[services]` as written: the test services of RFC 862, 863 and 864.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServices {
+    /// Discard (RFC 863) port.
+    pub discard: Option<u16>,
+    /// Echo (RFC 862) port.
+    pub echo: Option<u16>,
+    /// Character generator (RFC 864) port.
+    pub chargen: Option<u16>,
 }
 
 /// `[node]` as written.
@@ -186,6 +220,47 @@ pub struct Overlay {
     pub backup: Option<SocketAddrV4>,
 }
 
+/// `[tcp]`, validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpSettings {
+    /// Connection slots per core.
+    pub max_conns: usize,
+    /// Send buffer per connection, bytes.
+    pub send_buf: usize,
+    /// Receive buffer per connection, bytes.
+    pub recv_buf: usize,
+    /// Congestion control.
+    pub cc: anyedge_tcp::cc::CcKind,
+    /// SYN-RECEIVED connections before SYN cookies.
+    pub syn_backlog: usize,
+    /// Resets per second for segments without a connection.
+    pub rst_per_sec: u32,
+}
+
+impl Default for TcpSettings {
+    fn default() -> Self {
+        TcpSettings {
+            max_conns: 4096,
+            send_buf: 256 << 10,
+            recv_buf: 256 << 10,
+            cc: anyedge_tcp::cc::CcKind::Cubic,
+            syn_backlog: 1024,
+            rst_per_sec: 1000,
+        }
+    }
+}
+
+/// `[services]`, validated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Services {
+    /// Discard (RFC 863).
+    pub discard: Option<u16>,
+    /// Echo (RFC 862).
+    pub echo: Option<u16>,
+    /// Chargen (RFC 864).
+    pub chargen: Option<u16>,
+}
+
 /// The validated node configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -203,6 +278,10 @@ pub struct NodeConfig {
     pub cache_size: u64,
     /// Overlay section.
     pub overlay: Option<Overlay>,
+    /// TCP settings.
+    pub tcp: TcpSettings,
+    /// Test services.
+    pub services: Services,
 }
 
 impl Default for NodeConfig {
@@ -221,6 +300,8 @@ impl Default for NodeConfig {
             cache_dir: None,
             cache_size: 512 << 20,
             overlay: None,
+            tcp: TcpSettings::default(),
+            services: Services::default(),
         }
     }
 }
@@ -355,6 +436,63 @@ impl NodeConfig {
                     err("[cache] size", &s, "a size like 512MiB, 2GiB or 1048576")
                 })?;
             }
+        }
+        if let Some(t) = raw.tcp {
+            let s = &mut cfg.tcp;
+            if let Some(n) = t.max_conns {
+                if !(1..=1 << 22).contains(&n) {
+                    return Err(err("[tcp] max_conns", &n.to_string(), "1..4194304"));
+                }
+                s.max_conns = n;
+            }
+            for (key, v, dst) in [
+                ("send_buf", &t.send_buf, &mut s.send_buf),
+                ("recv_buf", &t.recv_buf, &mut s.recv_buf),
+            ] {
+                if let Some(v) = v {
+                    let n = parse_size(v)
+                        .filter(|n| (4096..=(1 << 30)).contains(n))
+                        .ok_or_else(|| {
+                            err(&format!("[tcp] {key}"), v, "a size from 4KiB to 1GiB")
+                        })?;
+                    *dst = n as usize;
+                }
+            }
+            if let Some(c) = t.cc {
+                s.cc = match c.as_str() {
+                    "cubic" => anyedge_tcp::cc::CcKind::Cubic,
+                    "reno" => anyedge_tcp::cc::CcKind::Reno,
+                    _ => return Err(err("[tcp] cc", &c, "cubic or reno")),
+                };
+            }
+            if let Some(b) = t.syn_backlog {
+                s.syn_backlog = b;
+            }
+            if let Some(r) = t.rst_per_sec {
+                s.rst_per_sec = r;
+            }
+        }
+        if let Some(sv) = raw.services {
+            let ports = [
+                ("discard", sv.discard),
+                ("echo", sv.echo),
+                ("chargen", sv.chargen),
+            ];
+            for (k, p) in ports {
+                if p == Some(0) {
+                    return Err(err(&format!("[services] {k}"), "0", "a TCP port 1..65535"));
+                }
+            }
+            let mut seen: Vec<u16> = ports.iter().filter_map(|p| p.1).collect();
+            seen.sort();
+            if seen.windows(2).any(|w| w[0] == w[1]) {
+                return Err(ConfigError("[services]: two services share a port".into()));
+            }
+            cfg.services = Services {
+                discard: sv.discard,
+                echo: sv.echo,
+                chargen: sv.chargen,
+            };
         }
         if let Some(o) = raw.overlay {
             let role = match o.role.as_str() {
@@ -506,6 +644,12 @@ backup = "10.0.3.2:7900"
             ),
             ("[overlay]\nrole = \"edge\"\n", "[overlay] gateway"),
             ("[node]\nnmae = \"x\"\n", "line 2: unknown field `nmae`"),
+            ("[tcp]\ncc = \"bbr\"\n", "[tcp] cc: 'bbr'"),
+            ("[tcp]\nsend_buf = \"1KiB\"\n", "[tcp] send_buf: '1KiB'"),
+            (
+                "[services]\necho = 7\ndiscard = 7\n",
+                "[services]: two services share a port",
+            ),
             ("[[port]\n", "line 1"),
         ];
         for (text, want) in cases {

@@ -54,6 +54,8 @@ impl<P: Port> Lcore<P> {
     /// Creates an idle core. `burst` is the most frames moved per call.
     pub fn new(id: usize, ctx: FwdCtx, burst: usize, counters: Arc<LcoreCounters>) -> Self {
         let burst = burst.clamp(1, 1024);
+        let mut ctx = ctx;
+        ctx.burst = burst;
         Lcore {
             id,
             streams: Vec::new(),
@@ -108,6 +110,42 @@ impl<P: Port> Lcore<P> {
         &self.ctx
     }
 
+    /// `show conn` rows of this core.
+    pub fn conn_rows(&self) -> (Vec<crate::tcp::ConnRow>, Vec<crate::tcp::ConnRow>) {
+        self.ctx
+            .tcp
+            .as_ref()
+            .map(|t| t.rows(self.id))
+            .unwrap_or_default()
+    }
+
+    /// TCP table counters of this core.
+    pub fn tcp_stats(&self) -> anyedge_tcp::table::TableStats {
+        self.ctx.tcp.as_ref().map(|t| t.stats()).unwrap_or_default()
+    }
+
+    /// Opens a TCP connection from this core (the engine as client).
+    pub fn tcp_connect(
+        &mut self,
+        now: u64,
+        remote: std::net::SocketAddrV4,
+    ) -> Result<String, String> {
+        let addrs = self.ctx.addrs.clone();
+        let port = addrs
+            .ports
+            .iter()
+            .position(|p| p.net.is_some_and(|n| n.contains(*remote.ip())))
+            .unwrap_or(0) as u16;
+        let FwdCtx { arp, tcp, .. } = &mut self.ctx;
+        let tcp = tcp.as_mut().ok_or("no TCP stack on this core")?;
+        tcp.connect(now, &addrs, arp, port, remote).map(|id| {
+            format!(
+                "connecting to {remote} (connection {id} on core {})",
+                self.id
+            )
+        })
+    }
+
     /// The core's counters.
     pub fn counters(&self) -> &Arc<LcoreCounters> {
         &self.counters
@@ -119,6 +157,11 @@ impl<P: Port> Lcore<P> {
     pub fn poll(&mut self, now: u64) -> usize {
         self.ctx.now = now;
         self.counters.polls.inc();
+        if self.mode == FwdMode::Cdn {
+            if let Some(t) = self.ctx.tcp.as_mut() {
+                t.run_timers(now);
+            }
+        }
         let mut work = 0;
         for s in self.streams.iter_mut() {
             let n = s.rxq.rx_burst(&mut self.rx, self.burst);

@@ -18,6 +18,7 @@ pub mod fwd;
 pub mod lcore;
 pub mod node;
 pub mod stats;
+pub mod tcp;
 
 pub use commands::Reply;
 pub use config::NodeConfig;

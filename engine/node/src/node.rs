@@ -57,11 +57,16 @@ impl Default for RunOptions {
     }
 }
 
+/// Live and recently closed connections of a core.
+type ConnRows = (Vec<crate::tcp::ConnRow>, Vec<crate::tcp::ConnRow>);
+
 /// A message to a polling core.
 pub(crate) enum CoreCmd<P: Port> {
     Start(Vec<Stream<P>>, FwdMode),
     Stop(Sender<Vec<Stream<P>>>),
     Arp(Sender<Vec<crate::arp::ArpEntry>>),
+    Conns(Sender<(ConnRows, anyedge_tcp::table::TableStats)>),
+    Connect(std::net::SocketAddrV4, Sender<Result<String, String>>),
     Quit,
 }
 
@@ -170,7 +175,7 @@ impl<P: Port> Node<P> {
         let make = |i: usize| {
             Lcore::<P>::new(
                 i,
-                FwdCtx::new(addrs.clone()),
+                FwdCtx::with_tcp(addrs.clone(), &cfg, i),
                 opts.burst,
                 lcore_counters[i].clone(),
             )
@@ -365,6 +370,55 @@ impl<P: Port> Node<P> {
         }
     }
 
+    /// Every core's connections and the sum of their tables' counters.
+    pub fn conns(&self) -> (ConnRows, Vec<anyedge_tcp::table::TableStats>) {
+        let (mut live, mut recent, mut stats) = (Vec::new(), Vec::new(), Vec::new());
+        match &self.workers {
+            Workers::Manual(cores) => {
+                for c in cores {
+                    let (l, r) = c.conn_rows();
+                    live.extend(l);
+                    recent.extend(r);
+                    stats.push(c.tcp_stats());
+                }
+            }
+            Workers::Threads(cores) => {
+                for c in cores {
+                    let (tx, rx) = bounded(1);
+                    if c.tx.send(CoreCmd::Conns(tx)).is_ok() {
+                        if let Ok(((l, r), s)) = rx.recv_timeout(CORE_REPLY_TIMEOUT) {
+                            live.extend(l);
+                            recent.extend(r);
+                            stats.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        ((live, recent), stats)
+    }
+
+    /// Opens a TCP connection from the first core to `remote` (the engine as
+    /// a client); what the peer sends is read and dropped.
+    pub fn tcp_connect(&mut self, remote: std::net::SocketAddrV4) -> Result<String, String> {
+        if !self.running || self.mode != FwdMode::Cdn {
+            return Err("tcp connect needs cdn forwarding started".into());
+        }
+        let now = self.clock.now();
+        match &mut self.workers {
+            Workers::Manual(cores) => cores[0].tcp_connect(now, remote),
+            Workers::Threads(cores) => {
+                let (tx, rx) = bounded(1);
+                cores[0]
+                    .tx
+                    .send(CoreCmd::Connect(remote, tx))
+                    .map_err(|_| "core 0 is gone".to_string())?;
+                rx.recv_timeout(CORE_REPLY_TIMEOUT)
+                    .map_err(|_| "core 0 did not answer".to_string())?
+            }
+        }
+    }
+
     /// Port counters since the last clear.
     pub fn port_stats(&self, p: usize) -> QueueStats {
         let sum = self.ports[p]
@@ -485,6 +539,12 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
                 }
                 CoreCmd::Arp(reply) => {
                     let _ = reply.send(lcore.ctx().arp.entries().to_vec());
+                }
+                CoreCmd::Conns(reply) => {
+                    let _ = reply.send((lcore.conn_rows(), lcore.tcp_stats()));
+                }
+                CoreCmd::Connect(remote, reply) => {
+                    let _ = reply.send(lcore.tcp_connect(clock.now(), remote));
                 }
                 CoreCmd::Quit => return,
             }

@@ -25,11 +25,14 @@ pub enum NodeDrop {
     TxFull,
     /// No buffer was free to build a frame.
     NoBuffer,
+    /// A TCP segment the table dropped: a RST without a connection, a reset
+    /// held back by the rate limit, or a SYN refused by a full table.
+    TcpRefused,
 }
 
 impl NodeDrop {
     /// Every node reason, in counter order.
-    pub const ALL: [NodeDrop; 7] = [
+    pub const ALL: [NodeDrop; 8] = [
         NodeDrop::NotForUs,
         NodeDrop::NotOurIp,
         NodeDrop::ArpIgnored,
@@ -37,6 +40,7 @@ impl NodeDrop {
         NodeDrop::NoService,
         NodeDrop::TxFull,
         NodeDrop::NoBuffer,
+        NodeDrop::TcpRefused,
     ];
 
     /// Name used in `show drops` and its JSON.
@@ -49,6 +53,7 @@ impl NodeDrop {
             NodeDrop::NoService => "no_service",
             NodeDrop::TxFull => "tx_full",
             NodeDrop::NoBuffer => "no_buffer",
+            NodeDrop::TcpRefused => "tcp_refused",
         }
     }
 }

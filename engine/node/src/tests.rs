@@ -308,8 +308,14 @@ fn console_commands_answer_and_refuse_clearly() {
         .contains("10.0.2.2/24"));
     assert!(!node.execute("set fwd bogus").ok);
     assert!(!node.execute("frobnicate").ok);
-    let r = node.execute("show conn");
+    let r = node.execute("show cache");
     assert!(!r.ok && r.text.contains("not yet available"));
+    let r = node.execute("tcp connect 10.0.2.1:80");
+    assert!(
+        !r.ok && r.text.contains("needs cdn forwarding started"),
+        "{}",
+        r.text
+    );
     assert!(node.execute("set fwd icmpecho").ok);
     assert!(node.execute("start").ok);
     assert!(!node.execute("start").ok, "already started");
@@ -327,4 +333,135 @@ fn console_commands_answer_and_refuse_clearly() {
             r.text
         );
     }
+}
+
+/// Frames from the node to the test host, as TCP segments for a client `Conn`.
+fn tcp_segments(frames: &[PktBuf]) -> Vec<(anyedge_wire::TcpHeader, Vec<u8>)> {
+    let mut out = Vec::new();
+    for f in frames {
+        let Ok(p) = parse(f.data(), ChecksumCaps::default()) else {
+            continue;
+        };
+        let L3::Ipv4(ip) = p.l3 else { continue };
+        let L4::Tcp(t) = ip.l4 else { continue };
+        let seg = anyedge_tcp::Segment::from_wire(&t).unwrap();
+        let h = anyedge_wire::TcpHeader {
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            options: seg.opts,
+        };
+        out.push((h, t.payload.to_vec()));
+    }
+    out
+}
+
+#[test]
+fn cdn_serves_tcp_echo_and_resets_strays() {
+    use anyedge_tcp::conn::{Conn, ConnConfig, State};
+    use anyedge_wire::tcp_flags::{ACK, RST, SYN};
+    use std::net::SocketAddrV4;
+    let (a, b) = pair("node0", "host0", MemConfig::default());
+    let cfg = NodeConfig::parse(
+        "[[port]]\nip = \"10.0.2.2/24\"\n[anycast]\nvips = [\"203.0.113.10\"]\n[services]\necho = 7\n",
+    )
+    .unwrap();
+    let opts = RunOptions {
+        mode: FwdMode::Cdn,
+        ..RunOptions::default()
+    };
+    let mut node = Node::new(vec![a], cfg, opts).unwrap();
+    let node_mac = node.port_infos()[0].mac;
+    let mut host = Host::new(b);
+    node.start().unwrap();
+    host.recv_all();
+    let local = SocketAddrV4::new(HOST_IP, 40001);
+    let remote = SocketAddrV4::new(VIP, 7);
+    let mut c = Conn::connect(ConnConfig::default(), local, remote, 777, 0);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut sent, mut got) = (0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    let mut now = 0u64;
+    for _ in 0..10_000 {
+        now += 100_000;
+        sent += c.send(&data[sent..]);
+        while let Some(o) = c.poll_transmit(now, &mut buf) {
+            let payload = buf[..o.payload_len].to_vec();
+            host.send(|f| {
+                anyedge_wire::emit_tcp(
+                    f, node_mac, HOST_MAC, None, HOST_IP, VIP, 64, &o.hdr, &payload,
+                )
+            });
+        }
+        node.poll(now);
+        for (h, p) in tcp_segments(&host.recv_all()) {
+            let seg = anyedge_tcp::Segment {
+                seq: h.seq,
+                ack: h.ack,
+                flags: h.flags,
+                window: h.window,
+                opts: h.options,
+                payload: &p,
+            };
+            c.handle_segment(now, &seg);
+        }
+        if c.poll_timeout().is_some_and(|t| t <= now) {
+            c.handle_timeout(now);
+        }
+        loop {
+            let n = c.recv(&mut buf);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert_eq!(c.state(), State::Established);
+    assert!(
+        got == data,
+        "echoed byte-exact ({} of {})",
+        got.len(),
+        data.len()
+    );
+    let v: serde_json::Value = serde_json::from_str(&node.execute("show conn json").text).unwrap();
+    assert_eq!(v["conns"][0]["app"], "echo");
+    assert_eq!(v["conns"][0]["remote"], "10.0.2.1:40001");
+    // A stray ACK (the anycast case) and a SYN to a closed port.
+    let stray = anyedge_wire::TcpHeader {
+        src_port: 40002,
+        dst_port: 80,
+        seq: 5,
+        ack: 424_242,
+        flags: ACK,
+        window: 100,
+        ..Default::default()
+    };
+    host.send(|f| {
+        anyedge_wire::emit_tcp(f, node_mac, HOST_MAC, None, HOST_IP, VIP, 64, &stray, &[])
+    });
+    let syn = anyedge_wire::TcpHeader {
+        src_port: 40003,
+        dst_port: 81,
+        seq: 9,
+        flags: SYN,
+        window: 100,
+        ..Default::default()
+    };
+    host.send(|f| anyedge_wire::emit_tcp(f, node_mac, HOST_MAC, None, HOST_IP, VIP, 64, &syn, &[]));
+    node.poll(now + 1);
+    let answers = tcp_segments(&host.recv_all());
+    assert_eq!((answers[0].0.seq, answers[0].0.flags), (424_242, RST));
+    assert_eq!(
+        (answers[1].0.seq, answers[1].0.ack, answers[1].0.flags),
+        (0, 10, RST | ACK)
+    );
+    let v: serde_json::Value = serde_json::from_str(&node.execute("show conn json").text).unwrap();
+    assert_eq!(v["table"]["rst_stray_ack"], 1);
+    assert_eq!(v["table"]["rst_sent"], 2);
 }

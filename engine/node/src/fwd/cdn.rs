@@ -1,13 +1,18 @@
 //! `cdn` mode: the full stack. ARP and ICMP are answered as in `icmpecho`;
-//! TCP and UDP addressed to the node go to its services. The TCP engine, the
-//! HTTP server, the anycast peer channel and the overlay plug in here as their
-//! issues land; until then such segments are counted as `no_service`.
+//! TCP segments addressed to the node go to the core's TCP stack (its
+//! connection table and services). The HTTP server, the anycast peer channel
+//! and the overlay plug in here as their issues land; UDP has no service yet
+//! and is counted as `no_service`.
 
 use super::{icmpecho, FwdCtx, StreamMeta};
 use crate::stats::{NodeDrop, StreamCounters};
-use anyedge_port::TxQueue;
+use anyedge_port::{FrameBuf, TxQueue};
+use anyedge_tcp::Segment;
+use anyedge_wire::{parse, ChecksumCaps, L3, L4};
+use std::net::SocketAddrV4;
 
-/// Runs the burst through the local stack.
+/// Runs the burst through the local stack, then sends what the core's
+/// connections have pending on this stream's port.
 #[inline]
 pub fn process<T: TxQueue>(
     ctx: &mut FwdCtx,
@@ -15,12 +20,82 @@ pub fn process<T: TxQueue>(
     counters: &StreamCounters,
     rx: &mut Vec<T::Buf>,
     tx: &mut Vec<T::Buf>,
-    _txq: &mut T,
+    txq: &mut T,
 ) {
     for b in rx.drain(..) {
-        if let Some(_segment) = icmpecho::handle(ctx, meta.rx_port, counters, b, tx) {
-            // No transport service is registered yet.
-            counters.drop(NodeDrop::NoService);
+        if let Some(segment) = icmpecho::handle(ctx, meta.rx_port, counters, b, tx) {
+            transport(ctx, meta, counters, segment.data(), tx, txq);
         }
     }
+    let FwdCtx {
+        addrs,
+        arp,
+        tcp,
+        now,
+        burst,
+        ..
+    } = ctx;
+    if let Some(t) = tcp.as_mut() {
+        t.drain(*now, meta.tx_port, addrs, arp, counters, tx, txq, *burst);
+    }
+}
+
+/// A TCP or UDP frame to one of our addresses (already validated by
+/// `icmpecho::handle`, so checksums are not verified twice).
+fn transport<T: TxQueue>(
+    ctx: &mut FwdCtx,
+    meta: StreamMeta,
+    counters: &StreamCounters,
+    frame: &[u8],
+    tx: &mut Vec<T::Buf>,
+    txq: &mut T,
+) {
+    let verified = ChecksumCaps {
+        ipv4_verified: true,
+        l4_verified: true,
+    };
+    let Ok(f) = parse(frame, verified) else {
+        counters.drop(NodeDrop::NoService);
+        return;
+    };
+    let L3::Ipv4(ip) = f.l3 else {
+        counters.drop(NodeDrop::NoService);
+        return;
+    };
+    let L4::Tcp(t) = ip.l4 else {
+        counters.drop(NodeDrop::NoService);
+        return;
+    };
+    let seg = match Segment::from_wire(&t) {
+        Ok(s) => s,
+        Err(r) => {
+            counters.drop(r);
+            return;
+        }
+    };
+    let FwdCtx {
+        addrs,
+        arp,
+        tcp,
+        now,
+        burst,
+    } = ctx;
+    let Some(stack) = tcp.as_mut() else {
+        counters.drop(NodeDrop::NoService);
+        return;
+    };
+    stack.on_segment(
+        *now,
+        addrs,
+        arp,
+        meta.rx_port,
+        f.eth.src,
+        SocketAddrV4::new(ip.dst, t.dst_port),
+        SocketAddrV4::new(ip.src, t.src_port),
+        &seg,
+        counters,
+        tx,
+        txq,
+        *burst,
+    );
 }

@@ -133,6 +133,10 @@ pub struct FwdCtx {
     pub arp: ArpCache,
     /// Time of the current poll, nanoseconds.
     pub now: u64,
+    /// Frames per burst.
+    pub burst: usize,
+    /// The core's TCP stack (`cdn` mode).
+    pub tcp: Option<crate::tcp::TcpStack>,
 }
 
 impl FwdCtx {
@@ -142,7 +146,16 @@ impl FwdCtx {
             addrs,
             arp: ArpCache::new(256),
             now: 0,
+            burst: 32,
+            tcp: None,
         }
+    }
+
+    /// A context with a TCP stack sized from `cfg`.
+    pub fn with_tcp(addrs: Arc<Addrs>, cfg: &crate::config::NodeConfig, core: usize) -> Self {
+        let mut c = FwdCtx::new(addrs);
+        c.tcp = Some(crate::tcp::TcpStack::new(cfg, 1460, core));
+        c
     }
 }
 

@@ -1,0 +1,535 @@
+//! The TCP side of a `cdn` core: the core's connection table, the services
+//! bound to it, and the glue between segments, connections and frames.
+//!
+//! Segments addressed to the node go to [`TcpStack::on_segment`]; the table
+//! answers what matches no connection (RFC 9293 3.10.7.1) and feeds the rest
+//! to their connections. Each poll, [`TcpStack::run_timers`] fires due
+//! timers and [`TcpStack::drain`] turns connection output into frames on the
+//! stream's transmit queue, at most a burst per poll; connections with more
+//! to send wait in a pending list for the next poll.
+//!
+//! Services (DESIGN.md issue 4, for testing the TCP on its own): discard
+//! (RFC 863), echo (RFC 862) and chargen (RFC 864) on the ports of
+//! `[services]`, and a sink that an active open (`tcp connect`) reads into.
+
+use crate::arp::ArpCache;
+use crate::config::{NodeConfig, Services};
+use crate::fwd::{frame_from, Addrs};
+use crate::stats::{NodeDrop, StreamCounters};
+use anyedge_port::{MacAddr, TxQueue};
+use anyedge_tcp::conn::{ConnConfig, Event, Segment, State};
+use anyedge_tcp::table::{ConnId, Dispatch, Table, TableConfig, TableStats};
+use anyedge_wire::{emit_arp, emit_tcp, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST};
+use std::net::SocketAddrV4;
+
+/// What a connection is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum App {
+    /// RFC 863: read and drop.
+    Discard,
+    /// RFC 862: send back what arrives.
+    Echo,
+    /// RFC 864: send characters until the peer closes.
+    Chargen,
+    /// An active open that reads and drops what the peer sends.
+    Sink,
+}
+
+impl App {
+    fn name(self) -> &'static str {
+        match self {
+            App::Discard => "discard",
+            App::Echo => "echo",
+            App::Chargen => "chargen",
+            App::Sink => "sink",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    port: u16,
+    peer_mac: Option<MacAddr>,
+    next_hop: Ipv4Addr,
+    app: App,
+    chargen_pos: usize,
+    /// How the connection ended, once it has.
+    end: Option<Event>,
+    /// When we last asked for the next hop's MAC.
+    arp_at: Option<u64>,
+}
+
+/// Interval between ARP requests for an unresolved next hop (RFC 1122
+/// 2.3.2.1 asks for at most one per second).
+const ARP_RETRY_NS: u64 = 1_000_000_000;
+
+/// Closed connections remembered for `show conn`.
+const RECENT: usize = 32;
+
+/// One row of `show conn`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnRow {
+    /// Core that owns the connection.
+    pub core: usize,
+    /// Our address.
+    pub local: SocketAddrV4,
+    /// The peer.
+    pub remote: SocketAddrV4,
+    /// RFC 9293 state name.
+    pub state: &'static str,
+    /// Service.
+    pub app: &'static str,
+    /// Congestion window, bytes.
+    pub cwnd: usize,
+    /// Slow-start threshold, bytes (`usize::MAX` before the first loss).
+    pub ssthresh: usize,
+    /// Congestion control.
+    pub cc: &'static str,
+    /// Smoothed RTT, microseconds.
+    pub srtt_us: Option<u64>,
+    /// RTT variation, microseconds.
+    pub rttvar_us: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_out: u64,
+    /// Retransmitted segments.
+    pub retransmits: u64,
+    /// SACK in use.
+    pub sack: bool,
+    /// SACK scoreboard blocks.
+    pub sack_blocks: usize,
+}
+
+/// The character line of RFC 864: 72 printable characters per line, the
+/// pattern shifting by one each line.
+fn chargen_byte(pos: usize) -> u8 {
+    let line = pos / 74;
+    let col = pos % 74;
+    match col {
+        72 => b'\r',
+        73 => b'\n',
+        _ => b' ' + ((line + col) % 95) as u8,
+    }
+}
+
+/// A core's TCP stack.
+#[derive(Debug)]
+pub struct TcpStack {
+    /// The connection table.
+    pub table: Table,
+    meta: Vec<Option<Meta>>,
+    services: Services,
+    scratch: Vec<u8>,
+    touched: Vec<ConnId>,
+    pending: Vec<ConnId>,
+    next_port: u16,
+    recent: std::collections::VecDeque<ConnRow>,
+}
+
+impl TcpStack {
+    /// A stack sized from the node configuration; `core` seeds the ISN secret.
+    pub fn new(cfg: &NodeConfig, mss: u16, core: usize) -> Self {
+        let t = &cfg.tcp;
+        let table = Table::new(TableConfig {
+            capacity: t.max_conns,
+            syn_backlog: t.syn_backlog,
+            rst_per_sec: t.rst_per_sec,
+            conn: ConnConfig {
+                mss,
+                send_buf: t.send_buf,
+                recv_buf: t.recv_buf,
+                cc: t.cc,
+                ..ConnConfig::default()
+            },
+            // RFC 6528 asks for a secret; the node name and core vary it per
+            // process, and the 4-microsecond clock does the rest.
+            secret: cfg
+                .name
+                .bytes()
+                .fold(0x9e37_79b9_7f4a_7c15u64 ^ core as u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                }),
+            syn_cookies: true,
+        });
+        let mut s = TcpStack {
+            meta: vec![None; table.capacity()],
+            table,
+            services: cfg.services,
+            scratch: vec![0u8; 64 * 1024],
+            touched: Vec::with_capacity(1024),
+            pending: Vec::with_capacity(1024),
+            next_port: 49152,
+            recent: std::collections::VecDeque::with_capacity(RECENT),
+        };
+        for p in [
+            cfg.services.discard,
+            cfg.services.echo,
+            cfg.services.chargen,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.table.listen(p);
+        }
+        s
+    }
+
+    /// Table counters.
+    pub fn stats(&self) -> TableStats {
+        self.table.stats()
+    }
+
+    fn app_for(&self, port: u16) -> App {
+        if Some(port) == self.services.echo {
+            App::Echo
+        } else if Some(port) == self.services.chargen {
+            App::Chargen
+        } else {
+            App::Discard
+        }
+    }
+
+    /// Handles a segment from `remote` (whose frame came from `eth_src`) to
+    /// `local`, received on `port`; answers go into `tx`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_segment<T: TxQueue>(
+        &mut self,
+        now: u64,
+        addrs: &Addrs,
+        arp: &mut ArpCache,
+        port: u16,
+        eth_src: MacAddr,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+        burst: usize,
+    ) {
+        match self.table.handle(now, local, remote, seg) {
+            Dispatch::Reply(h) => {
+                let mac = addrs.mac(port);
+                if let Some(b) = frame_from(txq, counters, |buf| {
+                    emit_tcp(
+                        buf,
+                        eth_src,
+                        mac,
+                        None,
+                        *local.ip(),
+                        *remote.ip(),
+                        64,
+                        &h,
+                        &[],
+                    )
+                }) {
+                    counters.answered.inc();
+                    tx.push(b);
+                }
+            }
+            Dispatch::Dropped => counters.drop(NodeDrop::TcpRefused),
+            Dispatch::Accepted(id) => {
+                counters.consumed.inc();
+                self.meta[id] = Some(Meta {
+                    port,
+                    peer_mac: Some(eth_src),
+                    next_hop: *remote.ip(),
+                    app: self.app_for(local.port()),
+                    chargen_pos: 0,
+                    end: None,
+                    arp_at: None,
+                });
+                self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst);
+            }
+            Dispatch::Conn(id) => {
+                counters.consumed.inc();
+                if let Some(m) = self.meta[id].as_mut() {
+                    m.peer_mac = Some(eth_src);
+                }
+                self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst);
+            }
+        }
+    }
+
+    /// Opens a connection to `remote` from the address of `port` (the
+    /// engine as a client); what arrives is read and dropped.
+    pub fn connect(
+        &mut self,
+        now: u64,
+        addrs: &Addrs,
+        arp: &ArpCache,
+        port: u16,
+        remote: SocketAddrV4,
+    ) -> Result<ConnId, String> {
+        let view = addrs.ports.get(port as usize).ok_or("no such port")?;
+        let net = view.net.ok_or("the port has no address in the config")?;
+        let next_hop = if net.contains(*remote.ip()) {
+            *remote.ip()
+        } else {
+            view.gateway.ok_or_else(|| {
+                format!("{} is off-link and port {port} has no gateway", remote.ip())
+            })?
+        };
+        for _ in 0..16384 {
+            let lport = self.next_port;
+            self.next_port = if self.next_port == u16::MAX {
+                49152
+            } else {
+                self.next_port + 1
+            };
+            let local = SocketAddrV4::new(net.addr, lport);
+            if let Some(id) = self.table.connect(now, local, remote) {
+                self.meta[id] = Some(Meta {
+                    port,
+                    peer_mac: arp.lookup(next_hop),
+                    next_hop,
+                    app: App::Sink,
+                    chargen_pos: 0,
+                    end: None,
+                    arp_at: None,
+                });
+                self.pending.push(id);
+                return Ok(id);
+            }
+            if self.table.len() >= self.table.capacity() {
+                return Err("connection table full".into());
+            }
+        }
+        Err("no free local port".into())
+    }
+
+    /// Fires due timers; the connections they touched are drained by [`TcpStack::drain`].
+    pub fn run_timers(&mut self, now: u64) {
+        let mut touched = std::mem::take(&mut self.touched);
+        self.table.handle_timeouts(now, &mut touched);
+        for id in touched.drain(..) {
+            if !self.pending.contains(&id) {
+                self.pending.push(id);
+            }
+        }
+        self.touched = touched;
+    }
+
+    /// Turns pending output of connections on `port` into frames, at most
+    /// `burst` frames in `tx` (the rest waits for the next poll).
+    #[allow(clippy::too_many_arguments)]
+    pub fn drain<T: TxQueue>(
+        &mut self,
+        now: u64,
+        port: u16,
+        addrs: &Addrs,
+        arp: &mut ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+        burst: usize,
+    ) {
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut keep = Vec::new();
+        for id in pending.drain(..) {
+            if self.meta[id].is_some_and(|m| m.port != port) {
+                keep.push(id);
+                continue;
+            }
+            if self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst) {
+                keep.push(id);
+            }
+        }
+        pending.extend(keep);
+        pending.extend(std::mem::take(&mut self.pending));
+        pending.dedup();
+        self.pending = pending;
+    }
+
+    /// Runs the service of `id`, then sends its output. Returns true when it
+    /// has more to send than fit in this burst.
+    #[allow(clippy::too_many_arguments)]
+    fn serve_and_drain<T: TxQueue>(
+        &mut self,
+        now: u64,
+        id: ConnId,
+        addrs: &Addrs,
+        arp: &mut ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+        burst: usize,
+    ) -> bool {
+        self.serve(id);
+        let more = self.send_output(now, id, addrs, arp, counters, tx, txq, burst);
+        // Service again: sending may have freed room (chargen) or the
+        // connection may have ended.
+        self.serve(id);
+        self.table.rearm(id, now);
+        if self.table.get(id).is_some_and(|c| c.is_closed()) {
+            if let Some(mut row) = self.row(usize::MAX, id) {
+                row.state = match self.meta[id].and_then(|m| m.end) {
+                    Some(Event::Reset) => "CLOSED (reset)",
+                    Some(Event::TimedOut) => "CLOSED (timed out)",
+                    _ => "CLOSED",
+                };
+                if self.recent.len() == RECENT {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(row);
+            }
+            self.table.reap(id);
+            self.meta[id] = None;
+            return false;
+        }
+        more
+    }
+
+    fn serve(&mut self, id: ConnId) {
+        let (Some(c), Some(m)) = (self.table.get_mut(id), self.meta[id].as_mut()) else {
+            return;
+        };
+        while let Some(e) = c.poll_event() {
+            if matches!(e, Event::Reset | Event::TimedOut | Event::Closed) {
+                log::debug!("tcp {} -> {}: {e:?}", c.local, c.remote);
+                m.end = Some(e);
+            }
+        }
+        match m.app {
+            App::Discard | App::Sink => while c.recv_discard(usize::MAX) > 0 {},
+            App::Echo => loop {
+                let room = c.send_room().min(self.scratch.len());
+                if room == 0 {
+                    break;
+                }
+                let n = c.recv(&mut self.scratch[..room]);
+                if n == 0 {
+                    break;
+                }
+                c.send(&self.scratch[..n]);
+            },
+            App::Chargen => {
+                while c.recv_discard(usize::MAX) > 0 {}
+                if !c.at_eof() {
+                    let room = c.send_room().min(self.scratch.len());
+                    for (i, b) in self.scratch[..room].iter_mut().enumerate() {
+                        *b = chargen_byte(m.chargen_pos + i);
+                    }
+                    let n = c.send(&self.scratch[..room]);
+                    m.chargen_pos += n;
+                }
+            }
+        }
+        if c.at_eof() && matches!(c.state(), State::CloseWait) {
+            c.close();
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_output<T: TxQueue>(
+        &mut self,
+        now: u64,
+        id: ConnId,
+        addrs: &Addrs,
+        arp: &mut ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+        burst: usize,
+    ) -> bool {
+        let (Some(c), Some(m)) = (self.table.get_mut(id), self.meta[id].as_mut()) else {
+            return false;
+        };
+        let our_mac = addrs.mac(m.port);
+        let peer_mac = match m.peer_mac.or_else(|| arp.lookup(m.next_hop)) {
+            Some(mac) => mac,
+            None => {
+                // Ask for the next hop (at most once a second) and stay pending.
+                if m.arp_at.is_some_and(|t| now < t + ARP_RETRY_NS) {
+                    return true;
+                }
+                m.arp_at = Some(now);
+                let req = Arp {
+                    op: ARP_REQUEST,
+                    sha: our_mac,
+                    spa: *c.local.ip(),
+                    tha: [0; 6],
+                    tpa: m.next_hop,
+                };
+                if let Some(b) =
+                    frame_from(txq, counters, |buf| emit_arp(buf, [0xff; 6], None, &req))
+                {
+                    tx.push(b);
+                }
+                return true;
+            }
+        };
+        m.peer_mac = Some(peer_mac);
+        let (src, dst) = (*c.local.ip(), *c.remote.ip());
+        while tx.len() < burst {
+            let Some(o) = c.poll_transmit(now, &mut self.scratch) else {
+                return false;
+            };
+            let h: TcpHeader = o.hdr;
+            let payload = &self.scratch[..o.payload_len];
+            match frame_from(txq, counters, |buf| {
+                emit_tcp(buf, peer_mac, our_mac, None, src, dst, 64, &h, payload)
+            }) {
+                Some(b) => tx.push(b),
+                // Counted as no_buffer; the segment is recovered by retransmission.
+                None => return true,
+            }
+        }
+        true
+    }
+
+    /// `show conn` rows of this core: live connections, then recently closed ones.
+    pub fn rows(&self, core: usize) -> (Vec<ConnRow>, Vec<ConnRow>) {
+        let live = self
+            .table
+            .iter()
+            .filter_map(|(id, _)| self.row(core, id))
+            .collect();
+        let recent = self
+            .recent
+            .iter()
+            .map(|r| ConnRow { core, ..r.clone() })
+            .collect();
+        (live, recent)
+    }
+
+    fn row(&self, core: usize, id: ConnId) -> Option<ConnRow> {
+        self.table.get(id).map(|c| {
+            let (cwnd, ssthresh, cc) = c.cc_info();
+            let st = c.stats();
+            let (sack, sack_blocks) = c.sack_info();
+            ConnRow {
+                core,
+                local: c.local,
+                remote: c.remote,
+                state: c.state().name(),
+                app: self.meta[id].map(|m| m.app.name()).unwrap_or("-"),
+                cwnd,
+                ssthresh,
+                cc,
+                srtt_us: c.rtt().srtt().map(|r| r / 1000),
+                rttvar_us: c.rtt().rttvar() / 1000,
+                bytes_in: st.bytes_in,
+                bytes_out: st.bytes_out,
+                retransmits: st.retransmits,
+                sack,
+                sack_blocks,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chargen_lines_follow_rfc_864() {
+        let line0: Vec<u8> = (0..74).map(chargen_byte).collect();
+        assert_eq!(&line0[..3], b" !\"");
+        assert_eq!(&line0[72..], b"\r\n");
+        let line1: Vec<u8> = (74..148).map(chargen_byte).collect();
+        assert_eq!(line1[0], line0[1], "each line starts one character later");
+    }
+}
