@@ -84,14 +84,29 @@ impl Device for EngineNode {
 
     fn poll(&mut self, now: u64, out: &mut Vec<(usize, Vec<u8>)>) {
         self.clock.set(now);
-        while self.node.poll(now) > 0 {}
-        for (i, (rx, _)) in self.far.iter_mut().enumerate() {
-            while rx.rx_burst(&mut self.rx, 64) > 0 {
-                for b in self.rx.drain(..) {
-                    out.push((i, b.data().to_vec()));
+        // Poll until the node is idle, taking its output as it goes so its
+        // transmit rings never fill.
+        loop {
+            let work = self.node.poll(now);
+            let mut moved = 0;
+            for (i, (rx, _)) in self.far.iter_mut().enumerate() {
+                while rx.rx_burst(&mut self.rx, 64) > 0 {
+                    for b in self.rx.drain(..) {
+                        out.push((i, b.data().to_vec()));
+                        moved += 1;
+                    }
                 }
             }
+            if work == 0 && moved == 0 {
+                break;
+            }
         }
+    }
+
+    fn next_wakeup(&self, now: u64) -> Option<u64> {
+        // TCP timers live in the node's cores; while it has connections, a
+        // 1 ms tick runs them (finer than any RTO or delayed ACK).
+        self.node.tcp_busy().then_some(now + 1_000_000)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

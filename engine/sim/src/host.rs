@@ -1,12 +1,44 @@
-//! The simulator's own client host: an address, a default gateway, ARP, and
-//! `ping`. Later issues give it a TCP client built on the engine's TCP core.
+//! The simulator's own client host: an address, a default gateway, ARP,
+//! `ping`, and TCP clients built on the engine's sans-IO TCP core (an echo
+//! transfer that checks every byte that comes back).
 
 use crate::neigh::{on_arp, Neighbours};
 use crate::Device;
 use anyedge_node::config::Ipv4Net;
 use anyedge_port::MacAddr;
-use anyedge_wire::{emit_icmp_echo, parse, ChecksumCaps, Ipv4Addr, ICMP_ECHO_REPLY, L3, L4};
+use anyedge_tcp::conn::{Conn, ConnConfig, Segment};
+use anyedge_wire::{
+    emit_icmp_echo, emit_tcp, parse, ChecksumCaps, Ipv4Addr, ICMP_ECHO_REPLY, L3, L4,
+};
 use std::any::Any;
+use std::net::SocketAddrV4;
+
+/// The byte at `i` of a transfer's data (a pattern the receiver can check).
+pub fn pattern(i: usize) -> u8 {
+    ((i as u64).wrapping_mul(2_654_435_761) >> 11) as u8
+}
+
+/// A TCP client that sends `bytes` to an echo service and checks what comes back.
+#[derive(Debug)]
+pub struct EchoJob {
+    /// The connection, once started.
+    pub conn: Option<Conn>,
+    cfg: ConnConfig,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    /// When the connection opens.
+    pub start_at: u64,
+    /// Bytes to send.
+    pub bytes: usize,
+    /// Bytes sent so far.
+    pub sent: usize,
+    /// Bytes received and checked so far.
+    pub received: usize,
+    /// Offset of the first byte that did not match, if any.
+    pub mismatch: Option<usize>,
+    /// When every byte came back.
+    pub done_at: Option<u64>,
+}
 
 /// One `ping` run and its results.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +71,10 @@ pub struct Host {
     out: Vec<(usize, Vec<u8>)>,
     /// Ping runs, in the order started.
     pub pings: Vec<Ping>,
+    /// TCP echo transfers.
+    pub echoes: Vec<EchoJob>,
+    scratch: Vec<u8>,
+    payload: Vec<u8>,
 }
 
 impl Host {
@@ -52,6 +88,107 @@ impl Host {
             neigh: Neighbours::default(),
             out: Vec::new(),
             pings: Vec::new(),
+            echoes: Vec::new(),
+            scratch: vec![0u8; 65536],
+            payload: vec![0u8; 65536],
+        }
+    }
+
+    /// Starts an echo transfer of `bytes` to `remote` at `at`; returns its index.
+    pub fn tcp_echo(
+        &mut self,
+        remote: SocketAddrV4,
+        bytes: usize,
+        at: u64,
+        cfg: ConnConfig,
+    ) -> usize {
+        let local = SocketAddrV4::new(self.net.addr, 40000 + self.echoes.len() as u16);
+        self.echoes.push(EchoJob {
+            conn: None,
+            cfg,
+            local,
+            remote,
+            start_at: at,
+            bytes,
+            sent: 0,
+            received: 0,
+            mismatch: None,
+            done_at: None,
+        });
+        self.echoes.len() - 1
+    }
+
+    fn run_echoes(&mut self, now: u64) {
+        for i in 0..self.echoes.len() {
+            let j = &mut self.echoes[i];
+            if j.conn.is_none() && now >= j.start_at && j.done_at.is_none() {
+                j.conn = Some(Conn::connect(
+                    j.cfg,
+                    j.local,
+                    j.remote,
+                    0x1000 + i as u32,
+                    now,
+                ));
+            }
+            let Some(c) = j.conn.as_mut() else { continue };
+            if c.poll_timeout().is_some_and(|t| t <= now) {
+                c.handle_timeout(now);
+            }
+            // Send what fits, read and check what came back.
+            while j.sent < j.bytes {
+                let n = (j.bytes - j.sent)
+                    .min(self.scratch.len())
+                    .min(c.send_room());
+                if n == 0 {
+                    break;
+                }
+                for (k, b) in self.scratch[..n].iter_mut().enumerate() {
+                    *b = pattern(j.sent + k);
+                }
+                j.sent += c.send(&self.scratch[..n]);
+            }
+            loop {
+                let n = c.recv(&mut self.scratch);
+                if n == 0 {
+                    break;
+                }
+                for (k, &b) in self.scratch[..n].iter().enumerate() {
+                    if j.mismatch.is_none() && b != pattern(j.received + k) {
+                        j.mismatch = Some(j.received + k);
+                    }
+                }
+                j.received += n;
+            }
+            if j.received >= j.bytes && j.done_at.is_none() {
+                j.done_at = Some(now);
+                c.close();
+            }
+            let (src, dst) = (*j.local.ip(), *j.remote.ip());
+            let payload = &mut self.payload;
+            while let Some(o) = c.poll_transmit(now, payload) {
+                let mut buf = vec![0u8; 1600];
+                let n = emit_tcp(
+                    &mut buf,
+                    [0; 6],
+                    self.mac,
+                    None,
+                    src,
+                    dst,
+                    64,
+                    &o.hdr,
+                    &payload[..o.payload_len],
+                )
+                .unwrap_or(0);
+                buf.truncate(n);
+                let hop = if self.net.contains(dst) {
+                    dst
+                } else {
+                    self.gateway
+                };
+                if let Some(x) = self.neigh.send(now, 0, hop, buf, self.mac, self.net.addr) {
+                    self.out.push(x);
+                }
+            }
         }
     }
 
@@ -97,6 +234,22 @@ impl Device for Host {
                 self.out.extend(out);
             }
             L3::Ipv4(ip) if ip.dst == self.net.addr => {
+                if let L4::Tcp(t) = ip.l4 {
+                    let Ok(seg) = Segment::from_wire(&t) else {
+                        return;
+                    };
+                    for j in self.echoes.iter_mut() {
+                        if let Some(c) = j.conn.as_mut() {
+                            if c.local.port() == t.dst_port
+                                && *c.remote.ip() == ip.src
+                                && c.remote.port() == t.src_port
+                            {
+                                c.handle_segment(now, &seg);
+                            }
+                        }
+                    }
+                    return;
+                }
                 if let L4::Icmp(i) = ip.l4 {
                     if i.icmp_type != ICMP_ECHO_REPLY {
                         return;
@@ -144,7 +297,7 @@ impl Device for Host {
             .unwrap_or(0);
             buf.truncate(n);
             let hop = self.next_hop(target);
-            if let Some(x) = self.neigh.send(0, hop, buf, self.mac, self.net.addr) {
+            if let Some(x) = self.neigh.send(now, 0, hop, buf, self.mac, self.net.addr) {
                 self.out.push(x);
             }
             let p = &mut self.pings[i];
@@ -152,15 +305,22 @@ impl Device for Host {
             p.sent += 1;
             p.next_at = now + p.interval_ns;
         }
+        self.run_echoes(now);
         out.append(&mut self.out);
     }
 
     fn next_wakeup(&self, now: u64) -> Option<u64> {
-        self.pings
+        let pings = self
+            .pings
             .iter()
             .filter(|p| p.sent < p.count)
-            .map(|p| p.next_at.max(now + 1))
-            .min()
+            .map(|p| p.next_at.max(now + 1));
+        let tcp = self.echoes.iter().filter_map(|j| match &j.conn {
+            None if j.done_at.is_none() => Some(j.start_at.max(now + 1)),
+            None => None,
+            Some(c) => c.poll_timeout().map(|t| t.max(now + 1)),
+        });
+        pings.chain(tcp).min()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

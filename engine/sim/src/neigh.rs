@@ -13,7 +13,12 @@ const MAX_PARKED: usize = 64;
 pub struct Neighbours {
     table: HashMap<Ipv4Addr, MacAddr>,
     parked: Vec<(Ipv4Addr, usize, Vec<u8>)>,
+    asked: HashMap<Ipv4Addr, u64>,
 }
+
+/// Interval between ARP requests for one address (RFC 1122 2.3.2.1: at most
+/// one per second).
+const ARP_RETRY_NS: u64 = 1_000_000_000;
 
 impl Neighbours {
     /// The MAC of `ip`, if known.
@@ -42,6 +47,7 @@ impl Neighbours {
     /// otherwise parks the frame and returns an ARP request to send instead.
     pub fn send(
         &mut self,
+        now: u64,
         port: usize,
         hop: Ipv4Addr,
         mut frame: Vec<u8>,
@@ -52,16 +58,22 @@ impl Neighbours {
             frame[..6].copy_from_slice(&mac);
             return Some((port, frame));
         }
-        let first = !self.parked.iter().any(|(h, _, _)| *h == hop);
         if self.parked.len() < MAX_PARKED {
             self.parked.push((hop, port, frame));
         }
-        first.then(|| {
-            (
-                port,
-                arp_frame(ARP_REQUEST, my_mac, my_ip, [0xff; 6], [0; 6], hop),
-            )
-        })
+        // Ask again if the last request (or its answer) may have been lost.
+        let due = self
+            .asked
+            .get(&hop)
+            .is_none_or(|&t| now >= t + ARP_RETRY_NS);
+        if !due {
+            return None;
+        }
+        self.asked.insert(hop, now);
+        Some((
+            port,
+            arp_frame(ARP_REQUEST, my_mac, my_ip, [0xff; 6], [0; 6], hop),
+        ))
     }
 }
 

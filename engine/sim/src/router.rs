@@ -80,7 +80,7 @@ impl Router {
             .copied()
     }
 
-    fn forward(&mut self, frame: &[u8], l3: usize, dst: Ipv4Addr, ttl: u8) {
+    fn forward(&mut self, now: u64, frame: &[u8], l3: usize, dst: Ipv4Addr, ttl: u8) {
         let Some(r) = self.lookup(dst) else {
             self.dropped += 1;
             return;
@@ -102,7 +102,7 @@ impl Router {
         self.forwarded += 1;
         if let Some(x) = self
             .neigh
-            .send(r.iface, hop, f, out_if.mac, out_if.net.addr)
+            .send(now, r.iface, hop, f, out_if.mac, out_if.net.addr)
         {
             self.out.push(x);
         }
@@ -114,7 +114,7 @@ impl Device for Router {
         &self.name
     }
 
-    fn deliver(&mut self, _now: u64, port: usize, frame: &[u8]) {
+    fn deliver(&mut self, now: u64, port: usize, frame: &[u8]) {
         let Some(me) = self.ifaces.get(port).copied() else {
             return;
         };
@@ -134,7 +134,7 @@ impl Device for Router {
                 if self.ifaces.iter().any(|i| i.net.addr == ip.dst) {
                     return; // nothing is addressed to the router itself here
                 }
-                self.forward(frame, f.eth.l3_offset, ip.dst, ip.ttl);
+                self.forward(now, frame, f.eth.l3_offset, ip.dst, ip.ttl);
             }
         }
     }

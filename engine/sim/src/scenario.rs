@@ -64,7 +64,7 @@ pub fn site(sim: &mut Sim, n: usize, client_link: LinkParams, node_link: LinkPar
         let name = format!("edge-{}", (b'a' + i as u8) as char);
         let ip = Ipv4Addr::new(10, 0, 2 + i as u8, 2);
         let cfg = NodeConfig::parse(&format!(
-            "[node]\nname = \"{name}\"\n[[port]]\nip = \"{ip}/24\"\ngateway = \"10.0.{}.1\"\n[anycast]\nvips = [\"{VIP}\"]\n",
+            "[node]\nname = \"{name}\"\n[[port]]\nip = \"{ip}/24\"\ngateway = \"10.0.{}.1\"\n[anycast]\nvips = [\"{VIP}\"]\n[services]\ndiscard = 9\necho = 7\nchargen = 19\n[tcp]\nsend_buf = \"16MiB\"\nrecv_buf = \"16MiB\"\n",
             2 + i
         ))
         .expect("static config");

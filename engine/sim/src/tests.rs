@@ -95,3 +95,104 @@ fn a_route_flip_moves_the_vip_to_the_other_node() {
     let trace = sim.take_trace();
     assert!(trace.iter().all(|t| t.fate == Fate::Delivered));
 }
+
+mod tcp {
+    use super::*;
+    use crate::link::LinkParams;
+    use anyedge_tcp::conn::ConnConfig;
+    use std::net::SocketAddrV4;
+
+    const MIB: usize = 1 << 20;
+
+    /// Echo `bytes` through the VIP over a client link with `client` and a
+    /// node link with `node`; returns (seconds of virtual time, retransmits seen by the client).
+    pub(super) fn echo(
+        seed: u64,
+        bytes: usize,
+        client: LinkParams,
+        node: LinkParams,
+    ) -> (f64, u64) {
+        let mut sim = Sim::new(seed);
+        let s = site(&mut sim, 1, client, node);
+        let cfg = ConnConfig {
+            send_buf: 16 * MIB,
+            recv_buf: 16 * MIB,
+            ..ConnConfig::default()
+        };
+        sim.device::<Host>(s.client)
+            .tcp_echo(SocketAddrV4::new(VIP, 7), bytes, 10 * MS, cfg);
+        let limit = 1_800_000 * MS;
+        while sim.now() < limit {
+            let t = sim.now() + 1_000 * MS;
+            sim.run_until(t);
+            let j = &sim.device::<Host>(s.client).echoes[0];
+            if j.done_at.is_some() {
+                break;
+            }
+        }
+        let end = sim.now() / 1_000_000_000;
+        let h = sim.device::<Host>(s.client);
+        let j = &h.echoes[0];
+        assert_eq!(j.mismatch, None, "byte-exact");
+        assert_eq!(j.received, bytes, "all {bytes} bytes came back by {end} s");
+        let c = j.conn.as_ref().unwrap();
+        let secs = (j.done_at.unwrap() - j.start_at) as f64 / 1e9;
+        eprintln!(
+            "echo {bytes} B: {secs:.2} s virtual, client {:?}",
+            c.stats()
+        );
+        (secs, c.stats().retransmits)
+    }
+
+    fn lossy(loss: f64) -> LinkParams {
+        LinkParams {
+            loss,
+            queue_bytes: 4 * MIB as u64,
+            ..LinkParams::new(5.0, 1000.0)
+        }
+    }
+
+    #[test]
+    fn echo_64mib_clean_and_with_loss() {
+        let clean = LinkParams::new(5.0, 1000.0);
+        let (t0, r0) = echo(1, 64 * MIB, clean, clean);
+        assert_eq!(r0, 0);
+        let (t1, r1) = echo(2, 64 * MIB, lossy(0.01), clean);
+        assert!(r1 > 0);
+        assert!(t1 > t0);
+    }
+
+    #[test]
+    fn echo_64mib_with_10_percent_loss() {
+        let (_, r) = echo(3, 64 * MIB, lossy(0.10), LinkParams::new(5.0, 1000.0));
+        assert!(r > 1000);
+    }
+
+    #[test]
+    fn echo_64mib_with_reordering_and_duplication() {
+        let reorder = LinkParams {
+            reorder: 0.05,
+            reorder_delay_ns: 3 * MS,
+            ..LinkParams::new(5.0, 1000.0)
+        };
+        echo(4, 64 * MIB, reorder, LinkParams::new(5.0, 1000.0));
+        let dup = LinkParams {
+            duplicate: 0.05,
+            ..LinkParams::new(5.0, 1000.0)
+        };
+        echo(5, 64 * MIB, dup, dup);
+    }
+
+    #[test]
+    fn echo_64mib_at_100ms_rtt_and_1gbps() {
+        // Four 12.5 ms links: 100 ms RTT; 1 Gbit/s.
+        let long = LinkParams {
+            queue_bytes: 16 * MIB as u64,
+            ..LinkParams::new(25.0, 1000.0)
+        };
+        let (t, _) = echo(6, 64 * MIB, long, LinkParams::new(0.0, 10_000.0));
+        // 128 MiB over 1 Gbit/s is 1.07 s at line rate; slow start to a
+        // 12.5 MB window takes about 10 RTTs. Allow generous headroom.
+        assert!(t < 6.0, "took {t} s");
+    }
+}

@@ -932,10 +932,25 @@ impl Conn {
         }
     }
 
+    /// The duplicate-ACK threshold: 3 (RFC 5681), lowered by early
+    /// retransmit (RFC 5827) when fewer than four segments are outstanding and
+    /// no new data can be sent, so small windows recover without an RTO.
+    fn dupthresh(&self) -> u32 {
+        let mss = self.eff_mss();
+        let segs = self.in_flight().div_ceil(mss) as u32;
+        if segs < 4 && self.unsent() == 0 {
+            segs.saturating_sub(1).max(1)
+        } else {
+            3
+        }
+    }
+
     fn on_dup_ack(&mut self, now: u64) {
         self.dupacks += 1;
         let sacked_bytes: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
-        let lost = self.dupacks >= 3 || (self.sack_ok && sacked_bytes >= 3 * self.eff_mss());
+        let thresh = self.dupthresh();
+        let lost = self.dupacks >= thresh
+            || (self.sack_ok && sacked_bytes >= thresh as usize * self.eff_mss());
         if lost && self.recover.is_none() {
             // Fast retransmit (RFC 5681 3.2, RFC 6675 5): one decrease per window.
             self.stats.fast_retransmits += 1;
@@ -1180,7 +1195,7 @@ impl Conn {
             self.keepalive_probe = false;
             let h = self.header(
                 now,
-                Seq(self.snd_nxt.0.wrapping_sub(1)),
+                Seq(self.snd_max.0.wrapping_sub(1)),
                 ACK,
                 self.base_options(now),
             );
@@ -1193,7 +1208,11 @@ impl Conn {
             self.owed_acks = self.owed_acks.saturating_sub(1);
             let mut o = self.base_options(now);
             self.add_sack_blocks(&mut o);
-            let h = self.header(now, self.snd_nxt, ACK, o);
+            // Pure ACKs carry the highest sequence number sent: after a
+            // go-back-N retransmission SND.NXT is behind what the peer has
+            // already received, and an ACK numbered below its RCV.NXT would
+            // fail the acceptability test and be dropped (RFC 9293 3.10.7.4).
+            let h = self.header(now, self.snd_max, ACK, o);
             return Some(Outgoing {
                 hdr: h,
                 payload_len: 0,
@@ -1280,7 +1299,15 @@ impl Conn {
         } else {
             0
         };
-        let room = room_wnd.min(cwnd.saturating_sub(flight));
+        // RFC 3042 limited transmit: each of the first two duplicate ACKs
+        // lets one new segment out, so that a small window still produces
+        // enough duplicate ACKs for fast retransmit.
+        let limited = if self.recover.is_none() && (1..=2).contains(&self.dupacks) {
+            self.dupacks as usize * mss
+        } else {
+            0
+        };
+        let room = room_wnd.min((cwnd + limited).saturating_sub(flight));
         let mut unsent = self.unsent();
         let mut probe = false;
         if self.persist_probe && unsent > 0 {
@@ -1363,7 +1390,10 @@ impl Conn {
         // RFC 6675 IsLost: a hole counts as lost once DupThresh segments
         // above it are SACKed; the first retransmission (at SND.UNA) is
         // always allowed on entering recovery.
-        if self.sack_ok && s != self.snd_una && self.sacked_above(s) < 3 * mss {
+        if self.sack_ok
+            && s != self.snd_una
+            && self.sacked_above(s) < self.dupthresh() as usize * mss
+        {
             return None;
         }
         // Without SACK (NewReno) one retransmission per partial ACK; with
