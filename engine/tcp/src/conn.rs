@@ -873,6 +873,7 @@ impl Conn {
         if self.fin_seq.is_some_and(|f| f.lt(ack)) && !self.fin_acked() {
             acked = acked.saturating_sub(1); // our FIN
         }
+        let flight_before = self.snd_max - self.snd_una;
         let data = acked.min(self.tx.len());
         self.tx.consume(data);
         self.stats.bytes_out += data as u64;
@@ -887,22 +888,22 @@ impl Conn {
         self.retries = 0;
         // RTT: timestamps give a sample per ACK (RFC 7323 4.1); otherwise one
         // timed segment at a time, never a retransmitted one (Karn).
+        // The timed segment gives a nanosecond sample; the timestamp echo
+        // (millisecond clock) fills in between, when it can resolve the RTT.
         let mut sampled = false;
-        if self.ts_ok {
-            if let Some((_, tsecr)) = seg.opts.timestamps {
-                let ms = self.ts_now(now).wrapping_sub(tsecr);
-                if tsecr != 0 && ms < 600_000 {
-                    self.rtt.sample(u64::from(ms) * 1_000_000 + 1);
-                    sampled = true;
-                }
-            }
-        }
         if let Some((s, sent)) = self.rtt_probe {
             if s.lt(ack) {
-                if !sampled {
-                    self.rtt.sample(now - sent);
-                }
+                self.rtt.sample(now - sent);
                 self.rtt_probe = None;
+                sampled = true;
+            }
+        }
+        if self.ts_ok && !sampled {
+            if let Some((_, tsecr)) = seg.opts.timestamps {
+                let ms = self.ts_now(now).wrapping_sub(tsecr);
+                if tsecr != 0 && (1..600_000).contains(&ms) {
+                    self.rtt.sample(u64::from(ms) * 1_000_000);
+                }
             }
         }
         match self.recover {
@@ -919,7 +920,12 @@ impl Conn {
             }
             None => {
                 self.dupacks = 0;
-                self.cc.on_ack(now, data, self.rtt.srtt());
+                // RFC 7661: grow the window only while the sender uses it
+                // (here: at least half of it was in flight), so an idle or
+                // application-limited connection keeps a validated cwnd.
+                if 2 * flight_before >= self.cc.cwnd() {
+                    self.cc.on_ack(now, data, self.rtt.srtt());
+                }
             }
         }
         self.rto_at = if self.snd_una == self.snd_max {
