@@ -415,7 +415,7 @@ impl<P: Port> Node<P> {
                 "core": r.core, "local": r.local.to_string(), "remote": r.remote.to_string(),
                 "state": r.state, "app": r.app, "cc": r.cc, "cwnd": r.cwnd,
                 "ssthresh": if r.ssthresh == usize::MAX { None } else { Some(r.ssthresh) },
-                "srtt_us": r.srtt_us, "rttvar_us": r.rttvar_us, "bytes_in": r.bytes_in,
+                "srtt_us": r.srtt_us, "pacing_bps": r.pacing_bps, "rttvar_us": r.rttvar_us, "bytes_in": r.bytes_in,
                 "bytes_out": r.bytes_out, "retransmits": r.retransmits, "sack": r.sack,
                 "sack_blocks": r.sack_blocks,
             })

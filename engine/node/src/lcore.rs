@@ -119,6 +119,11 @@ impl<P: Port> Lcore<P> {
             .unwrap_or_default()
     }
 
+    /// Whether this core has TCP connections (whose timers need polls).
+    pub fn tcp_busy(&self) -> bool {
+        self.ctx.tcp.as_ref().is_some_and(|t| !t.table.is_empty())
+    }
+
     /// TCP table counters of this core.
     pub fn tcp_stats(&self) -> anyedge_tcp::table::TableStats {
         self.ctx.tcp.as_ref().map(|t| t.stats()).unwrap_or_default()

@@ -348,6 +348,15 @@ impl<P: Port> Node<P> {
         }
     }
 
+    /// Whether a manual core has TCP connections (the simulator then keeps
+    /// polling it for their timers). Threaded cores poll by themselves.
+    pub fn tcp_busy(&self) -> bool {
+        match &self.workers {
+            Workers::Manual(cores) => cores.iter().any(|c| c.tcp_busy()),
+            Workers::Threads(_) => false,
+        }
+    }
+
     /// Every core's ARP cache entries.
     pub fn arp_entries(&self) -> Vec<crate::arp::ArpEntry> {
         match &self.workers {

@@ -87,6 +87,8 @@ pub struct ConnRow {
     pub cc: &'static str,
     /// Smoothed RTT, microseconds.
     pub srtt_us: Option<u64>,
+    /// Pacing rate the connection asks for, bytes per second.
+    pub pacing_bps: Option<u64>,
     /// RTT variation, microseconds.
     pub rttvar_us: u64,
     /// Payload bytes received.
@@ -509,6 +511,7 @@ impl TcpStack {
                 ssthresh,
                 cc,
                 srtt_us: c.rtt().srtt().map(|r| r / 1000),
+                pacing_bps: c.pacing_rate(),
                 rttvar_us: c.rtt().rttvar() / 1000,
                 bytes_in: st.bytes_in,
                 bytes_out: st.bytes_out,

@@ -472,6 +472,21 @@ impl Conn {
         (self.sack_ok, self.sacked.len())
     }
 
+    /// The rate at which a port should pace this connection's segments, in
+    /// bytes per second: cwnd / SRTT, times 2 in slow start and 1.2 after it
+    /// (the factors Linux uses), so that a window is spread over the RTT
+    /// instead of leaving in one burst. `None` before the first RTT sample.
+    pub fn pacing_rate(&self) -> Option<u64> {
+        let srtt = self.rtt.srtt()?.max(1_000);
+        let cwnd = self.cc.cwnd() as u128;
+        let factor = if self.cc.cwnd() < self.cc.ssthresh() {
+            20
+        } else {
+            12
+        };
+        Some((cwnd * 1_000_000_000 * factor / 10 / srtt as u128).min(u64::MAX as u128) as u64)
+    }
+
     /// Bytes sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
         self.snd_max - self.snd_una

@@ -231,6 +231,10 @@ fn handshake_negotiates_options_and_moves_to_established() {
     // The SYN's round trip is the first RTT sample.
     // (The SYN was handed over directly; the SYN-ACK crossed the wire.)
     assert_eq!(p.a.rtt().srtt(), Some(5 * MS + 12_000));
+    // Pacing: twice cwnd per SRTT in slow start.
+    let want = 2 * p.a.cc_info().0 as u64 * 1_000_000_000 / (5 * MS + 12_000);
+    let got = p.a.pacing_rate().unwrap();
+    assert!(got.abs_diff(want) <= want / 1000, "{got} vs {want}");
 }
 
 #[test]
