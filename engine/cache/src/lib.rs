@@ -123,6 +123,18 @@ pub struct Cache {
     epoch: AtomicU64,
 }
 
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (size, used, huge) = self.usage();
+        f.debug_struct("Cache")
+            .field("region", &size)
+            .field("used", &used)
+            .field("hugepages", &huge)
+            .field("objects", &self.index.load().len())
+            .finish()
+    }
+}
+
 /// Content-Type from a file extension (the common CDN media types).
 pub fn content_type(key: &str) -> &'static str {
     let ext = key

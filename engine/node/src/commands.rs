@@ -182,10 +182,10 @@ impl<P: Port> Node<P> {
                 },
                 Err(_) => Reply::err(format!("tcp connect {target}: expected IP:PORT")),
             },
-            ["show", "cache"]
-            | ["show", "anycast"]
-            | ["show", "overlay"]
-            | ["cache", "load", _] => Reply::err(format!(
+            ["show", "cache"] => self.show_cache(json),
+            ["show", "http"] => self.show_http(json),
+            ["cache", "load", dir] => self.cache_load(dir),
+            ["show", "anycast"] | ["show", "overlay"] => Reply::err(format!(
                 "'{}' is not yet available in this build",
                 words.join(" ")
             )),
@@ -481,6 +481,92 @@ impl<P: Port> Node<P> {
             recent.len()
         );
         Reply::ok(out)
+    }
+
+    fn show_cache(&self, json: bool) -> Reply {
+        let Some(cache) = &self.cache else {
+            return Reply::err("no cache: set [cache] dir in the node config");
+        };
+        let (size, used, huge) = cache.usage();
+        let objs = cache.objects();
+        let rows: Vec<Value> = objs
+            .iter()
+            .map(|o| json!({"key": o.key, "len": o.len(), "etag": o.etag, "content_type": o.content_type, "last_modified": o.last_modified}))
+            .collect();
+        let st = &cache.stats;
+        let (hits, misses, evictions) = (
+            st.hits.load(std::sync::atomic::Ordering::Relaxed),
+            st.misses.load(std::sync::atomic::Ordering::Relaxed),
+            st.evictions.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if json {
+            return Reply::json(json!({
+                "objects": rows, "count": objs.len(), "region_bytes": size, "used_bytes": used,
+                "free_bytes": size - used, "hugepages": huge, "hits": hits, "misses": misses,
+                "evictions": evictions, "dir": cache.root().map(|p| p.display().to_string()),
+            }));
+        }
+        let mut out = format!(
+            "{} object(s); region {} bytes on {}, {} used, {} free; hits {hits}, misses {misses}, evictions {evictions}\n",
+            objs.len(), size, if huge { "2 MiB hugepages" } else { "normal pages" }, used, size - used
+        );
+        for o in objs.iter().take(100) {
+            out += &format!(
+                "  /{:<40} {:>12}  {}  {}\n",
+                o.key,
+                o.len(),
+                o.etag,
+                o.content_type
+            );
+        }
+        Reply::ok(out.trim_end())
+    }
+
+    fn cache_load(&self, dir: &str) -> Reply {
+        let Some(cache) = &self.cache else {
+            return Reply::err("no cache: set [cache] dir in the node config");
+        };
+        match cache.load_dir(std::path::Path::new(dir)) {
+            Ok(r) => {
+                let mut out = format!(
+                    "loaded {} object(s), {} bytes, evicted {}, refused {}",
+                    r.loaded,
+                    r.bytes,
+                    r.evicted,
+                    r.refused.len()
+                );
+                for line in &r.refused {
+                    out += &format!("\n  refused: {line}");
+                }
+                Reply::ok(out)
+            }
+            Err(e) => Reply::err(e.0),
+        }
+    }
+
+    fn show_http(&self, json: bool) -> Reply {
+        let sum = |f: &dyn Fn(&crate::http::HttpCounters) -> u64| -> u64 {
+            self.http_counters.iter().map(|c| f(c)).sum()
+        };
+        let mut by_status = serde_json::Map::new();
+        for (i, s) in crate::http::STATUSES.iter().enumerate() {
+            by_status.insert(s.to_string(), json!(sum(&|c| c.status[i].get())));
+        }
+        let v = json!({
+            "requests": sum(&|c| c.requests.get()),
+            "status": by_status,
+            "body_bytes": sum(&|c| c.body_bytes.get()),
+            "header_timeouts": sum(&|c| c.header_timeouts.get()),
+            "idle_timeouts": sum(&|c| c.idle_timeouts.get()),
+            "port": self.cache.as_ref().map(|_| self.cfg.http_port),
+        });
+        if json {
+            return Reply::json(v);
+        }
+        Reply::ok(format!(
+            "HTTP on port {}: {} requests, {} body bytes, timeouts: header {} idle {}\nby status: {}",
+            v["port"], v["requests"], v["body_bytes"], v["header_timeouts"], v["idle_timeouts"], v["status"]
+        ))
     }
 
     fn show_arp(&self, json: bool) -> Reply {

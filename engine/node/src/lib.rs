@@ -15,6 +15,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod fwd;
+pub mod http;
 pub mod lcore;
 pub mod node;
 pub mod stats;

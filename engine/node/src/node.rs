@@ -101,6 +101,8 @@ pub struct Node<P: Port> {
     pub(crate) port_base: Vec<QueueStats>,
     pub(crate) stream_base: Vec<Vec<StreamStats>>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cache: Option<Arc<anyedge_cache::Cache>>,
+    pub(crate) http_counters: Vec<Arc<crate::http::HttpCounters>>,
 }
 
 impl<P: Port> Node<P> {
@@ -172,10 +174,35 @@ impl<P: Port> Node<P> {
         let lcore_counters: Vec<_> = (0..n_cores)
             .map(|_| Arc::new(LcoreCounters::default()))
             .collect();
+        let http_counters: Vec<_> = (0..n_cores)
+            .map(|_| Arc::new(crate::http::HttpCounters::default()))
+            .collect();
+        let cache = match &cfg.cache_dir {
+            None => None,
+            Some(dir) => {
+                let c = anyedge_cache::Cache::new(cfg.cache_size, Some(dir.clone()))
+                    .map_err(|e| e.0)?;
+                let r = c.load_dir(dir).map_err(|e| e.0)?;
+                log::info!(
+                    "cache: {} object(s), {} bytes from {}; {} refused",
+                    r.loaded,
+                    r.bytes,
+                    dir.display(),
+                    r.refused.len()
+                );
+                Some(Arc::new(c))
+            }
+        };
         let make = |i: usize| {
             Lcore::<P>::new(
                 i,
-                FwdCtx::with_tcp(addrs.clone(), &cfg, i),
+                FwdCtx::with_tcp(
+                    addrs.clone(),
+                    &cfg,
+                    i,
+                    cache.clone(),
+                    http_counters[i].clone(),
+                ),
                 opts.burst,
                 lcore_counters[i].clone(),
             )
@@ -208,6 +235,8 @@ impl<P: Port> Node<P> {
             workers,
             port_base: vec![QueueStats::default(); nports],
             clock: Arc::new(MonotonicClock::new()),
+            cache,
+            http_counters,
         })
     }
 

@@ -33,6 +33,8 @@ pub enum App {
     Chargen,
     /// An active open that reads and drops what the peer sends.
     Sink,
+    /// HTTP/1.1 from the cache (`[http] port`).
+    Http,
 }
 
 impl App {
@@ -42,6 +44,7 @@ impl App {
             App::Echo => "echo",
             App::Chargen => "chargen",
             App::Sink => "sink",
+            App::Http => "http",
         }
     }
 }
@@ -127,11 +130,27 @@ pub struct TcpStack {
     pending: Vec<ConnId>,
     next_port: u16,
     recent: std::collections::VecDeque<ConnRow>,
+    http: Vec<Option<crate::http::HttpConn>>,
+    cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
+    http_port: Option<u16>,
+    limits: anyedge_http::Limits,
+    http_counters: std::sync::Arc<crate::http::HttpCounters>,
+    unix_base: u64,
+    next_deadline_scan: u64,
 }
+
+/// How often the HTTP header and idle deadlines are checked.
+const DEADLINE_SCAN_NS: u64 = 100_000_000;
 
 impl TcpStack {
     /// A stack sized from the node configuration; `core` seeds the ISN secret.
-    pub fn new(cfg: &NodeConfig, mss: u16, core: usize) -> Self {
+    pub fn new(
+        cfg: &NodeConfig,
+        mss: u16,
+        core: usize,
+        cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
+        http_counters: std::sync::Arc<crate::http::HttpCounters>,
+    ) -> Self {
         let t = &cfg.tcp;
         let table = Table::new(TableConfig {
             capacity: t.max_conns,
@@ -163,7 +182,21 @@ impl TcpStack {
             pending: Vec::with_capacity(1024),
             next_port: 49152,
             recent: std::collections::VecDeque::with_capacity(RECENT),
+            http: Vec::new(),
+            http_port: cache.as_ref().map(|_| cfg.http_port),
+            cache,
+            limits: anyedge_http::Limits::default(),
+            http_counters,
+            unix_base: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            next_deadline_scan: 0,
         };
+        s.http = (0..s.table.capacity()).map(|_| None).collect();
+        if let Some(p) = s.http_port {
+            s.table.listen(p);
+        }
         for p in [
             cfg.services.discard,
             cfg.services.echo,
@@ -183,7 +216,9 @@ impl TcpStack {
     }
 
     fn app_for(&self, port: u16) -> App {
-        if Some(port) == self.services.echo {
+        if Some(port) == self.http_port {
+            App::Http
+        } else if Some(port) == self.services.echo {
             App::Echo
         } else if Some(port) == self.services.chargen {
             App::Chargen
@@ -233,6 +268,9 @@ impl TcpStack {
             Dispatch::Dropped => counters.drop(NodeDrop::TcpRefused),
             Dispatch::Accepted(id) => {
                 counters.consumed.inc();
+                if self.app_for(local.port()) == App::Http {
+                    self.http[id] = Some(crate::http::HttpConn::new(now));
+                }
                 self.meta[id] = Some(Meta {
                     port,
                     peer_mac: Some(eth_src),
@@ -305,6 +343,18 @@ impl TcpStack {
     pub fn run_timers(&mut self, now: u64) {
         let mut touched = std::mem::take(&mut self.touched);
         self.table.handle_timeouts(now, &mut touched);
+        if now >= self.next_deadline_scan {
+            self.next_deadline_scan = now + DEADLINE_SCAN_NS;
+            for (id, h) in self.http.iter_mut().enumerate() {
+                let Some(h) = h.as_mut() else { continue };
+                if h.timed_out(now, &self.http_counters) {
+                    if let Some(c) = self.table.get_mut(id) {
+                        c.close();
+                    }
+                    touched.push(id);
+                }
+            }
+        }
         for id in touched.drain(..) {
             if !self.pending.contains(&id) {
                 self.pending.push(id);
@@ -358,11 +408,11 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) -> bool {
-        self.serve(id);
+        self.serve(id, now);
         let more = self.send_output(now, id, addrs, arp, counters, tx, txq, burst);
-        // Service again: sending may have freed room (chargen) or the
+        // Service again: sending may have freed room (chargen, HTTP) or the
         // connection may have ended.
-        self.serve(id);
+        self.serve(id, now);
         self.table.rearm(id, now);
         if self.table.get(id).is_some_and(|c| c.is_closed()) {
             if let Some(mut row) = self.row(usize::MAX, id) {
@@ -378,12 +428,13 @@ impl TcpStack {
             }
             self.table.reap(id);
             self.meta[id] = None;
+            self.http[id] = None;
             return false;
         }
         more
     }
 
-    fn serve(&mut self, id: ConnId) {
+    fn serve(&mut self, id: ConnId, now: u64) {
         let (Some(c), Some(m)) = (self.table.get_mut(id), self.meta[id].as_mut()) else {
             return;
         };
@@ -395,6 +446,18 @@ impl TcpStack {
         }
         match m.app {
             App::Discard | App::Sink => while c.recv_discard(usize::MAX) > 0 {},
+            App::Http => {
+                if let (Some(h), Some(cache)) = (self.http[id].as_mut(), self.cache.as_deref()) {
+                    let ctx = crate::http::HttpCtx {
+                        cache,
+                        limits: &self.limits,
+                        unix_now: self.unix_base + now / 1_000_000_000,
+                        counters: &self.http_counters,
+                    };
+                    h.serve(c, now, &ctx);
+                }
+                return;
+            }
             App::Echo => loop {
                 let room = c.send_room().min(self.scratch.len());
                 if room == 0 {

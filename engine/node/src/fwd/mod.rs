@@ -151,10 +151,17 @@ impl FwdCtx {
         }
     }
 
-    /// A context with a TCP stack sized from `cfg`.
-    pub fn with_tcp(addrs: Arc<Addrs>, cfg: &crate::config::NodeConfig, core: usize) -> Self {
+    /// A context with a TCP stack sized from `cfg`, serving HTTP from
+    /// `cache` when there is one.
+    pub fn with_tcp(
+        addrs: Arc<Addrs>,
+        cfg: &crate::config::NodeConfig,
+        core: usize,
+        cache: Option<Arc<anyedge_cache::Cache>>,
+        http: Arc<crate::http::HttpCounters>,
+    ) -> Self {
         let mut c = FwdCtx::new(addrs);
-        c.tcp = Some(crate::tcp::TcpStack::new(cfg, 1460, core));
+        c.tcp = Some(crate::tcp::TcpStack::new(cfg, 1460, core, cache, http));
         c
     }
 }

@@ -1,0 +1,304 @@
+//! The HTTP/1.1 service on one TCP connection: requests in, cached objects
+//! out (DESIGN.md: serve content straight from the cache region).
+//!
+//! The protocol work is done by the sans-IO `anyedge_http` crate; this
+//! module keeps a connection's request buffer and response progress, moves
+//! bytes between them and the TCP connection, and enforces the timeouts that
+//! protect a core from slow clients: a header-read timeout from the first
+//! byte of a request to its end, and an idle timeout between keep-alive
+//! requests. Buffers are allocated once per connection and reused for every
+//! request on it.
+
+use anyedge_cache::{Cache, Object};
+use anyedge_http::{
+    cache_key, parse_request, plan, write_response, write_simple, Chunk, Limits, Method,
+    ObjectMeta, Parsed,
+};
+use anyedge_port::Counter;
+use anyedge_tcp::Conn;
+use std::sync::Arc;
+
+/// Time from the first byte of a request to its complete head.
+pub const HEADER_TIMEOUT_NS: u64 = 10_000_000_000;
+/// Time a keep-alive connection may sit idle between requests.
+pub const IDLE_TIMEOUT_NS: u64 = 60_000_000_000;
+/// Request bytes buffered per connection (a head plus pipelined requests).
+const INBUF: usize = 16 * 1024;
+
+/// Statuses counted one by one in `show http`.
+pub const STATUSES: [u16; 13] = [
+    200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 501, 505,
+];
+
+/// HTTP counters of one core.
+#[derive(Debug)]
+pub struct HttpCounters {
+    /// Requests parsed (complete heads) plus requests refused as malformed.
+    pub requests: Counter,
+    /// Responses by status, in [`STATUSES`] order.
+    pub status: [Counter; STATUSES.len()],
+    /// Body bytes queued to clients.
+    pub body_bytes: Counter,
+    /// Connections closed because a request head did not arrive in time.
+    pub header_timeouts: Counter,
+    /// Keep-alive connections closed for idling.
+    pub idle_timeouts: Counter,
+}
+
+impl Default for HttpCounters {
+    fn default() -> Self {
+        HttpCounters {
+            requests: Counter::default(),
+            status: std::array::from_fn(|_| Counter::default()),
+            body_bytes: Counter::default(),
+            header_timeouts: Counter::default(),
+            idle_timeouts: Counter::default(),
+        }
+    }
+}
+
+impl HttpCounters {
+    fn count(&self, status: u16) {
+        if let Some(i) = STATUSES.iter().position(|&s| s == status) {
+            self.status[i].inc();
+        }
+    }
+}
+
+/// What the server needs from the node.
+pub struct HttpCtx<'a> {
+    /// The content store.
+    pub cache: &'a Cache,
+    /// Request limits.
+    pub limits: &'a Limits,
+    /// Wall-clock time, unix seconds (for Date).
+    pub unix_now: u64,
+    /// Counters.
+    pub counters: &'a HttpCounters,
+}
+
+/// One connection's HTTP state.
+#[derive(Debug)]
+pub struct HttpConn {
+    inbuf: Vec<u8>,
+    head: Vec<u8>,
+    chunks: Vec<Chunk>,
+    next: usize,
+    offset: u64,
+    obj: Option<Arc<Object>>,
+    sending: bool,
+    close_after: bool,
+    key: String,
+    /// When the connection must have made progress (header or idle timeout).
+    pub deadline: Option<u64>,
+    waiting_for_head: bool,
+}
+
+impl HttpConn {
+    /// State for a new connection (the header timeout starts now).
+    pub fn new(now: u64) -> HttpConn {
+        HttpConn {
+            inbuf: Vec::with_capacity(INBUF),
+            head: Vec::with_capacity(1024),
+            chunks: Vec::with_capacity(40),
+            next: 0,
+            offset: 0,
+            obj: None,
+            sending: false,
+            close_after: false,
+            key: String::with_capacity(256),
+            deadline: Some(now + HEADER_TIMEOUT_NS),
+            waiting_for_head: true,
+        }
+    }
+
+    /// Reads what arrived, answers every complete request in order
+    /// (pipelining), and keeps the send buffer full.
+    pub fn serve(&mut self, c: &mut Conn, now: u64, ctx: &HttpCtx) {
+        loop {
+            if self.sending {
+                self.pump(c, ctx);
+                if self.sending {
+                    break;
+                }
+                if self.close_after {
+                    c.close();
+                    self.deadline = None;
+                    return;
+                }
+                self.deadline = Some(now + IDLE_TIMEOUT_NS);
+                self.waiting_for_head = false;
+            }
+            let room = INBUF - self.inbuf.len();
+            if room > 0 && c.readable() > 0 {
+                let start = self.inbuf.len();
+                self.inbuf.resize(start + room, 0);
+                let n = c.recv(&mut self.inbuf[start..]);
+                self.inbuf.truncate(start + n);
+            }
+            if self.inbuf.is_empty() {
+                break;
+            }
+            if !self.waiting_for_head {
+                // First bytes of the next request: the header timeout runs.
+                self.waiting_for_head = true;
+                self.deadline = Some(now + HEADER_TIMEOUT_NS);
+            }
+            if !self.answer(now, ctx) {
+                break;
+            }
+        }
+        if c.at_eof() && !self.sending {
+            c.close();
+            self.deadline = None;
+        }
+    }
+
+    /// Parses one request from the buffer and prepares its response.
+    /// Returns false when the head is not complete yet.
+    fn answer(&mut self, _now: u64, ctx: &HttpCtx) -> bool {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let limit = ctx.limits.max_headers.min(headers.len());
+        let parsed = parse_request(&self.inbuf, ctx.limits, &mut headers[..limit]);
+        self.head.clear();
+        self.chunks.clear();
+        self.next = 0;
+        self.offset = 0;
+        self.obj = None;
+        let used = match parsed {
+            Parsed::Partial => return false,
+            Parsed::Error(e) => {
+                ctx.counters.requests.inc();
+                ctx.counters.count(e.status);
+                write_simple(e.status, ctx.unix_now, false, false, &mut self.head);
+                self.close_after = true;
+                self.inbuf.len()
+            }
+            Parsed::Complete(req, used) => {
+                ctx.counters.requests.inc();
+                let head_only = req.method == Method::Head;
+                self.close_after = !req.keep_alive;
+                let status = if req.method == Method::Other {
+                    write_simple(405, ctx.unix_now, req.keep_alive, head_only, &mut self.head);
+                    405
+                } else {
+                    self.key.clear();
+                    match cache_key(req.path, &mut self.key) {
+                        Err(e) => {
+                            write_simple(
+                                e.status,
+                                ctx.unix_now,
+                                req.keep_alive,
+                                head_only,
+                                &mut self.head,
+                            );
+                            e.status
+                        }
+                        Ok(()) => match ctx.cache.get(&self.key) {
+                            None => {
+                                write_simple(
+                                    404,
+                                    ctx.unix_now,
+                                    req.keep_alive,
+                                    head_only,
+                                    &mut self.head,
+                                );
+                                404
+                            }
+                            Some(obj) => {
+                                let meta = ObjectMeta {
+                                    len: obj.len(),
+                                    etag: &obj.etag,
+                                    last_modified: obj.last_modified,
+                                    content_type: obj.content_type,
+                                };
+                                let p = plan(&req, &meta);
+                                write_response(
+                                    &p,
+                                    &meta,
+                                    ctx.unix_now,
+                                    req.keep_alive,
+                                    head_only,
+                                    &mut self.head,
+                                    &mut self.chunks,
+                                );
+                                self.obj = Some(obj);
+                                status_of(&p)
+                            }
+                        },
+                    }
+                };
+                ctx.counters.count(status);
+                used
+            }
+        };
+        if self.chunks.is_empty() {
+            self.chunks.push(Chunk::Head {
+                start: 0,
+                len: self.head.len(),
+            });
+        }
+        self.inbuf.drain(..used.min(self.inbuf.len()));
+        self.sending = true;
+        self.deadline = None;
+        true
+    }
+
+    /// Copies the next response bytes into the connection's send buffer.
+    fn pump(&mut self, c: &mut Conn, ctx: &HttpCtx) {
+        while self.next < self.chunks.len() {
+            let (src, is_body): (&[u8], bool) = match self.chunks[self.next] {
+                Chunk::Head { start, len } => (&self.head[start..start + len], false),
+                Chunk::Object { offset, len } => match &self.obj {
+                    Some(o) => {
+                        let b = o.bytes();
+                        let s = (offset as usize).min(b.len());
+                        let e = ((offset + len) as usize).min(b.len());
+                        (&b[s..e], true)
+                    }
+                    None => (&[][..], true),
+                },
+            };
+            let rest = &src[(self.offset as usize).min(src.len())..];
+            let n = c.send(rest);
+            if is_body {
+                ctx.counters.body_bytes.add(n as u64);
+            }
+            self.offset += n as u64;
+            if n < rest.len() {
+                return;
+            }
+            self.next += 1;
+            self.offset = 0;
+        }
+        self.sending = false;
+        self.obj = None;
+    }
+
+    /// Runs the header and idle timeouts; returns true when the connection
+    /// should be closed.
+    pub fn timed_out(&mut self, now: u64, counters: &HttpCounters) -> bool {
+        match self.deadline {
+            Some(d) if d <= now => {
+                if self.waiting_for_head {
+                    counters.header_timeouts.inc();
+                } else {
+                    counters.idle_timeouts.inc();
+                }
+                self.deadline = None;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn status_of(p: &anyedge_http::Plan) -> u16 {
+    use anyedge_http::Plan;
+    match p {
+        Plan::Full => 200,
+        Plan::NotModified => 304,
+        Plan::Single { .. } | Plan::Multi(_) => 206,
+        Plan::Unsatisfiable => 416,
+    }
+}
