@@ -192,7 +192,10 @@ fn bad_input_gets_one_clear_line_and_exit_code_2() {
 
 #[test]
 fn demo_tells_the_foundation_story() {
-    let out = bin().args(["demo", "--count", "2"]).output().unwrap();
+    let out = bin()
+        .args(["demo", "--count", "2", "--size-mib", "4"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("ARP announce 203.0.113.10"), "{text}");
@@ -201,6 +204,9 @@ fn demo_tells_the_foundation_story() {
         "{text}"
     );
     assert!(text.contains("ping 203.0.113.10    4/4 replies"), "{text}");
+    assert!(text.contains("(RST for a stray ACK)"), "{text}");
+    assert!(text.contains("Range: bytes="), "{text}");
+    assert!(text.contains("byte-exact: yes"), "{text}");
 }
 
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::process::Output {

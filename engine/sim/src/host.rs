@@ -61,6 +61,49 @@ pub struct Ping {
     pub replies: Vec<(u16, u64)>,
 }
 
+/// What `transmit` needs to address frames.
+struct Link {
+    mac: MacAddr,
+    net: Ipv4Net,
+    gateway: Ipv4Addr,
+}
+
+/// Turns a connection's pending output into frames for the wire.
+fn transmit(
+    c: &mut Conn,
+    now: u64,
+    link: &Link,
+    payload: &mut [u8],
+    neigh: &mut Neighbours,
+    out: &mut Vec<(usize, Vec<u8>)>,
+) {
+    let (src, dst) = (*c.local.ip(), *c.remote.ip());
+    while let Some(o) = c.poll_transmit(now, payload) {
+        let mut buf = vec![0u8; 1600];
+        let n = emit_tcp(
+            &mut buf,
+            [0; 6],
+            link.mac,
+            None,
+            src,
+            dst,
+            64,
+            &o.hdr,
+            &payload[..o.payload_len],
+        )
+        .unwrap_or(0);
+        buf.truncate(n);
+        let hop = if link.net.contains(dst) {
+            dst
+        } else {
+            link.gateway
+        };
+        if let Some(x) = neigh.send(now, 0, hop, buf, link.mac, link.net.addr) {
+            out.push(x);
+        }
+    }
+}
+
 /// A client host.
 pub struct Host {
     name: String,
@@ -73,6 +116,8 @@ pub struct Host {
     pub pings: Vec<Ping>,
     /// TCP echo transfers.
     pub echoes: Vec<EchoJob>,
+    /// HTTP downloads.
+    pub downloads: Vec<crate::download::Download>,
     scratch: Vec<u8>,
     payload: Vec<u8>,
 }
@@ -89,6 +134,7 @@ impl Host {
             out: Vec::new(),
             pings: Vec::new(),
             echoes: Vec::new(),
+            downloads: Vec::new(),
             scratch: vec![0u8; 65536],
             payload: vec![0u8; 65536],
         }
@@ -163,31 +209,55 @@ impl Host {
                 j.done_at = Some(now);
                 c.close();
             }
-            let (src, dst) = (*j.local.ip(), *j.remote.ip());
-            let payload = &mut self.payload;
-            while let Some(o) = c.poll_transmit(now, payload) {
-                let mut buf = vec![0u8; 1600];
-                let n = emit_tcp(
-                    &mut buf,
-                    [0; 6],
-                    self.mac,
-                    None,
-                    src,
-                    dst,
-                    64,
-                    &o.hdr,
-                    &payload[..o.payload_len],
-                )
-                .unwrap_or(0);
-                buf.truncate(n);
-                let hop = if self.net.contains(dst) {
-                    dst
-                } else {
-                    self.gateway
-                };
-                if let Some(x) = self.neigh.send(now, 0, hop, buf, self.mac, self.net.addr) {
-                    self.out.push(x);
-                }
+            let link = Link {
+                mac: self.mac,
+                net: self.net,
+                gateway: self.gateway,
+            };
+            transmit(
+                c,
+                now,
+                &link,
+                &mut self.payload,
+                &mut self.neigh,
+                &mut self.out,
+            );
+        }
+    }
+
+    /// Starts an HTTP download of `path` from `remote` at `at` (resuming with
+    /// Range after a reset); returns its index.
+    pub fn download(
+        &mut self,
+        remote: SocketAddrV4,
+        path: &str,
+        at: u64,
+        cfg: ConnConfig,
+    ) -> usize {
+        let first_port = 50000 + 100 * self.downloads.len() as u16;
+        self.downloads.push(crate::download::Download::new(
+            remote, path, at, cfg, first_port,
+        ));
+        self.downloads.len() - 1
+    }
+
+    fn run_downloads(&mut self, now: u64) {
+        let link = Link {
+            mac: self.mac,
+            net: self.net,
+            gateway: self.gateway,
+        };
+        for d in self.downloads.iter_mut() {
+            d.run(now, self.net.addr, &mut self.scratch);
+            if let Some(c) = d.conn.as_mut() {
+                transmit(
+                    c,
+                    now,
+                    &link,
+                    &mut self.payload,
+                    &mut self.neigh,
+                    &mut self.out,
+                );
             }
         }
     }
@@ -238,8 +308,13 @@ impl Device for Host {
                     let Ok(seg) = Segment::from_wire(&t) else {
                         return;
                     };
-                    for j in self.echoes.iter_mut() {
-                        if let Some(c) = j.conn.as_mut() {
+                    let conns = self
+                        .echoes
+                        .iter_mut()
+                        .filter_map(|j| j.conn.as_mut())
+                        .chain(self.downloads.iter_mut().filter_map(|d| d.conn.as_mut()));
+                    for c in conns {
+                        {
                             if c.local.port() == t.dst_port
                                 && *c.remote.ip() == ip.src
                                 && c.remote.port() == t.src_port
@@ -306,6 +381,7 @@ impl Device for Host {
             p.next_at = now + p.interval_ns;
         }
         self.run_echoes(now);
+        self.run_downloads(now);
         out.append(&mut self.out);
     }
 
@@ -320,7 +396,8 @@ impl Device for Host {
             None => None,
             Some(c) => c.poll_timeout().map(|t| t.max(now + 1)),
         });
-        pings.chain(tcp).min()
+        let dl = self.downloads.iter().filter_map(|d| d.next_wakeup(now));
+        pings.chain(tcp).chain(dl).min()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -10,6 +10,7 @@
 //! their seeds and a 30-second download takes milliseconds.
 #![forbid(unsafe_code)]
 
+pub mod download;
 pub mod engine;
 pub mod host;
 pub mod link;

@@ -39,6 +39,18 @@ fn net(s: &str) -> Ipv4Net {
 /// [`VIP`]; the router's /32 route for the VIP points at the first node.
 /// `client_link` and `node_link` set the two kinds of link.
 pub fn site(sim: &mut Sim, n: usize, client_link: LinkParams, node_link: LinkParams) -> Site {
+    site_with(sim, n, client_link, node_link, None)
+}
+
+/// As [`site`], and every node serves HTTP on port 80 from the cache loaded
+/// from `content` when it is given.
+pub fn site_with(
+    sim: &mut Sim,
+    n: usize,
+    client_link: LinkParams,
+    node_link: LinkParams,
+    content: Option<&std::path::Path>,
+) -> Site {
     let client = sim.add(Host::new(
         "client",
         [2, 0xc1, 0, 0, 0, 2],
@@ -63,11 +75,19 @@ pub fn site(sim: &mut Sim, n: usize, client_link: LinkParams, node_link: LinkPar
     for i in 0..n {
         let name = format!("edge-{}", (b'a' + i as u8) as char);
         let ip = Ipv4Addr::new(10, 0, 2 + i as u8, 2);
-        let cfg = NodeConfig::parse(&format!(
+        let mut text = format!(
             "[node]\nname = \"{name}\"\n[[port]]\nip = \"{ip}/24\"\ngateway = \"10.0.{}.1\"\n[anycast]\nvips = [\"{VIP}\"]\n[services]\ndiscard = 9\necho = 7\nchargen = 19\n[tcp]\nsend_buf = \"16MiB\"\nrecv_buf = \"16MiB\"\n",
-            2 + i
-        ))
-        .expect("static config");
+                        2 + i
+        );
+        text += &content
+            .map(|d| {
+                format!(
+                    "[http]\nport = 80\n[cache]\ndir = \"{}\"\nsize = \"256MiB\"\n",
+                    d.display()
+                )
+            })
+            .unwrap_or_default();
+        let cfg = NodeConfig::parse(&text).expect("static config");
         let node = sim.add(EngineNode::new(cfg, FwdMode::Cdn).expect("node"));
         node_links.push(sim.connect((router, 1 + i), (node, 0), node_link));
         nodes.push(node);

@@ -196,3 +196,85 @@ mod tcp {
         assert!(t < 6.0, "took {t} s");
     }
 }
+
+mod takeover {
+    use super::*;
+    use crate::host::pattern;
+    use crate::link::LinkParams;
+    use crate::scenario::site_with;
+    use anyedge_tcp::conn::ConnConfig;
+    use std::net::SocketAddrV4;
+
+    /// A content directory with `obj.bin` of `len` pattern bytes.
+    pub(crate) fn content(len: usize) -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("anyedge-sim-content-{}-{len}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let data: Vec<u8> = (0..len).map(pattern).collect();
+        std::fs::write(d.join("obj.bin"), data).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_route_flip_mid_download_resets_and_the_client_resumes_with_range() {
+        let len = 8 << 20;
+        let dir = content(len);
+        let mut sim = Sim::new(11);
+        let s = site_with(
+            &mut sim,
+            2,
+            LinkParams::new(12.5, 100.0),
+            LinkParams::new(12.5, 1000.0),
+            Some(&dir),
+        );
+        let cfg = ConnConfig {
+            recv_buf: 4 << 20,
+            ..ConnConfig::default()
+        };
+        sim.device::<Host>(s.client)
+            .download(SocketAddrV4::new(VIP, 80), "/obj.bin", 10 * MS, cfg);
+        let mut flipped = false;
+        while sim.now() < 120_000 * MS {
+            let t = sim.now() + 10 * MS;
+            sim.run_until(t);
+            let d = &sim.device::<Host>(s.client).downloads[0];
+            if d.done() {
+                break;
+            }
+            if !flipped && d.data.len() >= len * 3 / 10 {
+                flipped = true;
+                let at = sim.now() + MS;
+                flip_route(&mut sim, &s, at, 1);
+            }
+        }
+        let d = &sim.device::<Host>(s.client).downloads[0];
+        assert!(d.done(), "finished: {:?}", d.events);
+        assert_eq!(d.data.len(), len);
+        assert!(
+            d.data.iter().enumerate().all(|(i, &b)| b == pattern(i)),
+            "byte-exact"
+        );
+        assert!(d.resets >= 1 && d.requests >= 2, "{:?}", d.events);
+        assert!(
+            d.events.iter().any(|e| e.1.contains("Range: bytes=")),
+            "{:?}",
+            d.events
+        );
+        let b: serde_json::Value = serde_json::from_str(
+            &sim.device::<EngineNode>(s.nodes[1])
+                .node
+                .execute("show conn json")
+                .text,
+        )
+        .unwrap();
+        assert!(b["table"]["rst_stray_ack"].as_u64().unwrap() >= 1, "{b}");
+        let http: serde_json::Value = serde_json::from_str(
+            &sim.device::<EngineNode>(s.nodes[1])
+                .node
+                .execute("show http json")
+                .text,
+        )
+        .unwrap();
+        assert_eq!(http["status"]["206"], 1, "edge-b served the rest: {http}");
+    }
+}
