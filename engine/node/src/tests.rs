@@ -308,10 +308,14 @@ fn console_commands_answer_and_refuse_clearly() {
         .contains("10.0.2.2/24"));
     assert!(!node.execute("set fwd bogus").ok);
     assert!(!node.execute("frobnicate").ok);
-        let r = node.execute("show anycast");
+    let r = node.execute("show anycast");
     assert!(!r.ok && r.text.contains("not yet available"));
     let r = node.execute("show cache");
-    assert!(!r.ok && r.text.contains("no cache: set [cache] dir"), "{}", r.text);
+    assert!(
+        !r.ok && r.text.contains("no cache: set [cache] dir"),
+        "{}",
+        r.text
+    );
     let r = node.execute("tcp connect 10.0.2.1:80");
     assert!(
         !r.ok && r.text.contains("needs cdn forwarding started"),
