@@ -297,6 +297,7 @@ pub struct Conn {
     last_activity: u64,
     events: VecDeque<Event>,
     stats: ConnStats,
+    resume: Option<crate::resume::Resume>,
 }
 
 /// Shift so that `buf` bytes fit the 16-bit window field (RFC 7323 2.3, at most 14).
@@ -371,6 +372,7 @@ impl Conn {
             last_activity: now,
             events: VecDeque::with_capacity(MAX_EVENTS),
             stats: ConnStats::default(),
+            resume: None,
         }
     }
 
@@ -485,6 +487,115 @@ impl Conn {
             12
         };
         Some((cwnd * 1_000_000_000 * factor / 10 / srtt as u128).min(u64::MAX as u128) as u64)
+    }
+
+    /// Starts resuming a path's saved congestion state (see [`crate::resume`]):
+    /// `saved_cwnd` bytes and `saved_rtt` nanoseconds, from the site's
+    /// path-metrics entry for this client. Call once, before the response
+    /// is sent; a connection resumes at most once.
+    pub fn resume(&mut self, policy: crate::resume::Policy, saved_cwnd: usize, saved_rtt: u64) {
+        use crate::resume::{Outcome, Phase, Policy, Resume};
+        if self.resume.is_some() || saved_cwnd == 0 || saved_rtt == 0 {
+            return;
+        }
+        let mut r = Resume {
+            policy,
+            saved_cwnd,
+            saved_rtt,
+            phase: Phase::Reconnaissance,
+            mark: self.snd_una + self.cc.cwnd(),
+            jump_cwnd: 0,
+            outcome: None,
+        };
+        if policy == Policy::Jump {
+            let w = saved_cwnd.max(self.cc.cwnd());
+            self.cc.set_window(w, w);
+            r.phase = Phase::Unvalidated;
+            r.jump_cwnd = w;
+            r.mark = self.snd_max + w;
+            r.outcome = Some(Outcome::Jumped);
+        }
+        self.resume = Some(r);
+    }
+
+    /// Whether the port should pace this connection now (the unvalidated
+    /// jump of a resume must be spread over the RTT).
+    pub fn pacing_required(&self) -> bool {
+        self.resume.is_some_and(|r| r.pacing())
+    }
+
+    /// The resume state, if this connection resumed.
+    pub fn resume_state(&self) -> Option<crate::resume::Resume> {
+        self.resume
+    }
+
+    /// Called on each new ACK: moves the resume through its phases (one ACK
+    /// can end more than one phase, e.g. the last one of a transfer).
+    fn resume_on_ack(&mut self, ack: Seq) {
+        for _ in 0..3 {
+            let before = self.resume.map(|r| r.phase);
+            self.resume_step(ack);
+            if self.resume.map(|r| r.phase) == before {
+                break;
+            }
+        }
+    }
+
+    fn resume_step(&mut self, ack: Seq) {
+        use crate::resume::{Outcome, Phase};
+        let srtt = self.rtt.min_rtt();
+        let (cwnd, flight, snd_max) = (self.cc.cwnd(), self.in_flight(), self.snd_max);
+        let Some(r) = self.resume.as_mut() else {
+            return;
+        };
+        if ack.lt(r.mark) {
+            return;
+        }
+        match r.phase {
+            Phase::Reconnaissance => match srtt {
+                Some(rtt) if r.rtt_matches(rtt) => {
+                    let w = (r.saved_cwnd / 2).max(cwnd);
+                    r.jump_cwnd = w;
+                    r.phase = Phase::Unvalidated;
+                    r.mark = snd_max + w.saturating_sub(flight);
+                    r.outcome = Some(Outcome::Jumped);
+                    self.cc.set_window(w, w);
+                }
+                _ => {
+                    r.phase = Phase::Normal;
+                    r.outcome = Some(Outcome::RttMismatch);
+                }
+            },
+            Phase::Unvalidated => {
+                r.phase = Phase::Validating;
+                r.mark = snd_max;
+            }
+            Phase::Validating => {
+                r.phase = Phase::Normal;
+                r.outcome = Some(Outcome::Validated);
+            }
+            Phase::Normal | Phase::SafeRetreat => {}
+        }
+    }
+
+    /// Called on a loss: a safe retreat after the jump (cwnd at most half
+    /// the flight size), or the end of reconnaissance before it.
+    fn resume_on_loss(&mut self) {
+        use crate::resume::{Outcome, Phase};
+        let flight = self.in_flight();
+        let mss = self.eff_mss();
+        let Some(r) = self.resume.as_mut() else {
+            return;
+        };
+        if r.at_risk() {
+            r.phase = Phase::SafeRetreat;
+            r.outcome = Some(Outcome::Retreated);
+            let w = (flight / 2).max(mss).min(self.cc.cwnd());
+            self.cc.set_window(w, w);
+        } else if r.phase == Phase::Reconnaissance {
+            r.phase = Phase::Normal;
+            r.outcome = Some(Outcome::LostInReconnaissance);
+        }
     }
 
     /// Bytes sent and not yet acknowledged.
@@ -943,6 +1054,7 @@ impl Conn {
                 }
             }
         }
+        self.resume_on_ack(ack);
         self.rto_at = if self.snd_una == self.snd_max {
             None
         } else {
@@ -976,6 +1088,7 @@ impl Conn {
             // Fast retransmit (RFC 5681 3.2, RFC 6675 5): one decrease per window.
             self.stats.fast_retransmits += 1;
             self.cc.on_congestion(now, self.in_flight());
+            self.resume_on_loss();
             self.recover = Some(self.snd_max);
             self.rexmit_next = self.snd_una;
         }
@@ -1132,6 +1245,7 @@ impl Conn {
             _ => {
                 // RFC 5681 (4) and RFC 6298 5.4: loss window, go back to SND.UNA.
                 self.cc.on_timeout(now, self.in_flight());
+                self.resume_on_loss();
                 self.recover = None;
                 self.dupacks = 0;
                 self.sacked.clear();

@@ -18,6 +18,7 @@
 pub mod buffer;
 pub mod cc;
 pub mod conn;
+pub mod resume;
 pub mod rtt;
 pub mod seq;
 pub mod table;
