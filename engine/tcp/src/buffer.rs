@@ -136,8 +136,12 @@ impl RecvBuf {
                 _ => merged.push((o, l)),
             }
         }
-        if merged.len() > MAX_OOO_RANGES && merged.len() > before {
-            // Keep what we had; the peer will retransmit this one.
+        // Refuse a segment that would open one range too many; the peer
+        // will retransmit it. Never refuse the one at the front: it joins
+        // the contiguous part, and refusing it would stall the connection
+        // with a full range table.
+        let at_front = merged.first().is_some_and(|r| r.0 == 0);
+        if merged.len() > MAX_OOO_RANGES && merged.len() > before && !at_front {
             return 0;
         }
         // Copy the bytes into the ring.
@@ -226,6 +230,22 @@ mod tests {
         assert_eq!(r.write_at(20, b"zz"), 0, "beyond the window");
     }
 
+    #[test]
+    fn a_full_range_table_still_takes_the_next_in_order_bytes() {
+        let mut r = RecvBuf::new(1 << 20);
+        for i in 0..MAX_OOO_RANGES {
+            r.write_at(100 + i * 10, b"x");
+        }
+        assert_eq!(r.ooo_ranges().len(), MAX_OOO_RANGES);
+        assert_eq!(
+            r.write_at(5000, b"y"),
+            0,
+            "a new range beyond the table is refused"
+        );
+        assert_eq!(r.ooo_ranges().len(), MAX_OOO_RANGES);
+        assert_eq!(r.write_at(0, &[7u8; 100]), 101, "the front is always taken");
+    }
+
     proptest! {
         /// Any arrival order of any segmentation gives back the stream.
         #[test]
@@ -249,11 +269,16 @@ mod tests {
             order.extend(order.clone().into_iter().step_by(3));
             let mut r = RecvBuf::new(4096);
             let mut nxt = 0;
-            for k in order {
-                let (o, n) = segs[k];
-                if o + n <= nxt { continue; }
-                let (o2, skip) = if o < nxt { (0, nxt - o) } else { (o - nxt, 0) };
-                nxt += r.write_at(o2, &data[o + skip..o + n]);
+            // A refused segment (range table full) comes again, as a
+            // retransmission would: in order, on the next pass.
+            for pass in 0..2 {
+                let ks: Vec<usize> = if pass == 0 { order.clone() } else { (0..segs.len()).collect() };
+                for k in ks {
+                    let (o, n) = segs[k];
+                    if o + n <= nxt { continue; }
+                    let (o2, skip) = if o < nxt { (0, nxt - o) } else { (o - nxt, 0) };
+                    nxt += r.write_at(o2, &data[o + skip..o + n]);
+                }
             }
             prop_assert_eq!(nxt, data.len());
             let mut out = vec![0u8; data.len()];
