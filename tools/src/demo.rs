@@ -48,6 +48,9 @@ pub struct DemoArgs {
     /// Size of the downloaded object, MiB.
     #[arg(long, default_value_t = 8)]
     pub size_mib: usize,
+    /// How the node that takes over starts: careful | jump | off.
+    #[arg(long, default_value = "careful")]
+    pub resume: String,
 }
 
 const MS: u64 = 1_000_000;
@@ -56,6 +59,9 @@ const MS: u64 = 1_000_000;
 pub fn main(a: DemoArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.loss) || a.delay_ms < 0.0 || a.delay_ms > 10_000.0 {
         anyhow::bail!("--loss must be within 0..1 and --delay-ms within 0..10000");
+    }
+    if !["careful", "jump", "off"].contains(&a.resume.as_str()) {
+        anyhow::bail!("--resume must be careful, jump or off");
     }
     if !(1..=1024).contains(&a.size_mib) {
         anyhow::bail!("--size-mib must be within 1..1024");
@@ -85,6 +91,7 @@ fn story(a: &DemoArgs, content: &std::path::Path, len: usize) -> Result<()> {
         client_link,
         LinkParams::new(a.delay_ms, 1000.0),
         Some(content),
+        &a.resume,
     );
     println!(
         "anyedge demo: a simulated site in virtual time (seed {})",
@@ -230,18 +237,34 @@ fn download_phase(sim: &mut Sim, s: &Site, a: &DemoArgs, len: usize) -> Result<(
         lines.push((at, format!("router: route {VIP}/32 now via edge-b")));
     }
     // The wire's view of the takeover: edge-b's reset, and the new handshake.
+    let (mut rsts, mut first_rst) = (0, 0);
     for t in trace
         .iter()
         .filter(|t| t.fate == Fate::Delivered && t.from == "edge-b")
     {
         if t.summary.contains("flags 0x04") {
-            lines.push((
-                t.at,
-                format!("edge-b -> router: {} (RST for a stray ACK)", t.summary),
-            ));
+            rsts += 1;
+            if rsts == 1 {
+                first_rst = t.at;
+                lines.push((
+                    t.at,
+                    format!("edge-b -> router: {} (RST for a stray ACK)", t.summary),
+                ));
+            }
         } else if t.summary.contains("flags 0x12") {
             lines.push((t.at, format!("edge-b -> router: {} (SYN-ACK)", t.summary)));
         }
+    }
+    if rsts > 1 {
+        let at = first_rst + 1;
+        lines.push((
+            at,
+            format!(
+                "edge-b: {} more RSTs while edge-a's data kept the client ACKing; \
+                 the client takes the one whose SEQ matches exactly (RFC 5961)",
+                rsts - 1
+            ),
+        ));
     }
     lines.sort_by_key(|l| l.0);
     lines.dedup_by(|x, y| x.1 == y.1);
@@ -265,12 +288,35 @@ fn download_phase(sim: &mut Sim, s: &Site, a: &DemoArgs, len: usize) -> Result<(
         let before = got as f64 * 8.0 / ((at - start) as f64 / 1e9) / 1e6;
         let after = (len - got) as f64 * 8.0 / ((done - at) as f64 / 1e9) / 1e6;
         println!(
-            "rate before the flip {before:.1} Mbit/s (edge-a), for the rest {after:.1} Mbit/s (edge-b, from slow start; \
-             the anycast issue adds the site-shared path state that skips it)"
+            "rate before the flip {before:.1} Mbit/s (edge-a), for the rest {after:.1} Mbit/s (edge-b, resume: {})",
+            a.resume
         );
     }
     if !exact {
         anyhow::bail!("the download is not byte-exact");
     }
+    // Let the connections close, then read what edge-b did.
+    let t = sim.now() + 1_000 * MS;
+    sim.run_until(t);
+    let b: serde_json::Value = serde_json::from_str(
+        &sim.device::<EngineNode>(s.nodes[1])
+            .node
+            .execute("show anycast json")
+            .text,
+    )?;
+    println!(
+        "edge-b: resume policy {}; learned {} path update(s) from edge-a over the peer channel; resumes {}",
+        b["resume"], b["peer"]["entries_learned"], b["resumes"]
+    );
+    let a_: serde_json::Value = serde_json::from_str(
+        &sim.device::<EngineNode>(s.nodes[0])
+            .node
+            .execute("show anycast json")
+            .text,
+    )?;
+    println!(
+        "edge-a: reset notices from edge-b {}, connections terminated on notice {}",
+        a_["notices"]["received"], a_["notices"]["terminated"]
+    );
     Ok(())
 }

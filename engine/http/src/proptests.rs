@@ -101,6 +101,7 @@ proptest! {
             range: Some(&field),
             if_range: None,
             if_none_match: None,
+            if_none_match_lines: [None; 4],
             keep_alive: true,
         };
         let meta = ObjectMeta { len, ..METAS[0] };

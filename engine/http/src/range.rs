@@ -74,8 +74,13 @@ pub fn plan(req: &Request, meta: &ObjectMeta) -> Plan {
     if req.method == Method::Other {
         return Plan::Full;
     }
-    if let Some(field) = req.if_none_match {
-        if etag::none_match(field, meta.etag) == Some(true) {
+    if let Some(first) = req.if_none_match {
+        // Every field line counts (RFC 9110 5.3); a Request built by hand
+        // may carry only the first one.
+        let matched = std::iter::once(first)
+            .chain(req.if_none_match_lines.iter().flatten().copied())
+            .any(|f| etag::none_match(f, meta.etag) == Some(true));
+        if matched {
             return Plan::NotModified;
         }
     }
@@ -179,22 +184,31 @@ fn plan_range(field: &str, len: u64) -> Plan {
         (Some(()), 1, Some((start, end))) => return Plan::Single { start, end },
         _ => {}
     }
-    let mut ranges = Vec::with_capacity(count);
-    let _ = for_each_spec(field, |spec| ranges.extend(spec.resolve(len)));
+    // (start, end, position in the header).
+    let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(count);
+    let _ = for_each_spec(field, |spec| {
+        let i = ranges.len();
+        ranges.extend(spec.resolve(len).map(|(s, e)| (s, e, i)));
+    });
     ranges.sort_unstable();
-    // Coalesce overlapping and adjacent ranges (RFC 9110 15.3.7.2).
+    // Coalesce overlapping and adjacent ranges (RFC 9110 15.3.7.2); a
+    // merged part keeps the earliest position of the ranges it absorbed.
     let mut kept = 0;
     for i in 1..ranges.len() {
-        let (start, end) = ranges[i];
+        let (start, end, pos) = ranges[i];
         let last = &mut ranges[kept];
         if start <= last.1.saturating_add(1) {
             last.1 = last.1.max(end);
+            last.2 = last.2.min(pos);
         } else {
             kept += 1;
-            ranges[kept] = (start, end);
+            ranges[kept] = (start, end, pos);
         }
     }
     ranges.truncate(kept + 1);
+    // RFC 9110 15.3.7.2: parts SHOULD follow the order of the request.
+    ranges.sort_unstable_by_key(|r| r.2);
+    let ranges: Vec<(u64, u64)> = ranges.into_iter().map(|(s, e, _)| (s, e)).collect();
     match ranges.len() {
         1 => Plan::Single {
             start: ranges[0].0,

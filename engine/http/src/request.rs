@@ -59,6 +59,9 @@ pub struct Request<'a> {
     /// more than one field line (evaluating it as absent only costs a 200
     /// instead of a 304).
     pub if_none_match: Option<&'a str>,
+    /// Every If-None-Match field line (up to four): a list split over
+    /// several lines means the same as one comma-joined line (RFC 9110 5.3).
+    pub if_none_match_lines: [Option<&'a str>; 4],
     /// Whether the connection persists after the response (RFC 9112 9.3):
     /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
     /// `Connection: keep-alive` (RFC 9112 C.2.2) and no `close`.
@@ -213,6 +216,7 @@ fn finish<'a>(req: &httparse::Request<'_, 'a>) -> Result<Request<'a>, HttpError>
         range: None,
         if_range: None,
         if_none_match: None,
+        if_none_match_lines: [None; 4],
         keep_alive: minor_version == 1,
     };
     let (mut hosts, mut ranges, mut if_ranges, mut inms) = (0u32, 0u32, 0u32, 0u32);
@@ -233,8 +237,12 @@ fn finish<'a>(req: &httparse::Request<'_, 'a>) -> Result<Request<'a>, HttpError>
             if_ranges += 1;
             out.if_range = Some(value()?);
         } else if name.eq_ignore_ascii_case("if-none-match") {
+            let v = value()?;
+            if let Some(slot) = out.if_none_match_lines.get_mut(inms as usize) {
+                *slot = Some(v);
+            }
             inms += 1;
-            out.if_none_match = Some(value()?);
+            out.if_none_match = out.if_none_match.or(Some(v));
         } else if name.eq_ignore_ascii_case("connection") {
             // Connection = #connection-option (RFC 9110 7.6.1).
             for option in value()?.split(',').map(|o| o.trim_matches([' ', '\t'])) {
@@ -272,8 +280,11 @@ fn finish<'a>(req: &httparse::Request<'_, 'a>) -> Result<Request<'a>, HttpError>
     if ranges > 1 || if_ranges > 1 {
         out.range = None;
     }
-    if inms > 1 {
+    if inms > 4 {
+        // Too many lines to evaluate: ignore the precondition (a full 200
+        // is always a correct answer).
         out.if_none_match = None;
+        out.if_none_match_lines = [None; 4];
     }
     out.keep_alive = !close && (minor_version == 1 || keep_alive);
     Ok(out)

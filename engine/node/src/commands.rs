@@ -185,7 +185,8 @@ impl<P: Port> Node<P> {
             ["show", "cache"] => self.show_cache(json),
             ["show", "http"] => self.show_http(json),
             ["cache", "load", dir] => self.cache_load(dir),
-            ["show", "anycast"] | ["show", "overlay"] => Reply::err(format!(
+            ["show", "anycast"] => self.show_anycast(json),
+            ["show", "overlay"] => Reply::err(format!(
                 "'{}' is not yet available in this build",
                 words.join(" ")
             )),
@@ -481,6 +482,51 @@ impl<P: Port> Node<P> {
             recent.len()
         );
         Reply::ok(out)
+    }
+
+    fn show_anycast(&self, json: bool) -> Reply {
+        let Some(a) = &self.anycast else {
+            return Reply::err("no anycast VIPs: set [anycast] vips in the node config");
+        };
+        let ((_, _), stats) = self.conns();
+        let stray: u64 = stats.iter().map(|s| s.rst_stray_ack).sum();
+        let rst_sent: u64 = stats.iter().map(|s| s.rst_sent).sum();
+        let now = self.clock.now();
+        let entries: Vec<Value> = a
+            .table
+            .lock()
+            .map(|t| {
+                t.entries()
+                    .map(|(ip, e)| json!({"client": ip.to_string(), "cwnd": e.cwnd, "min_rtt_us": e.min_rtt_us,
+                        "srtt_us": e.srtt_us, "age_ms": now.saturating_sub(e.updated) / 1_000_000, "from": e.from, "in_use": e.in_use}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let c = &a.counters;
+        let v = json!({
+            "vips": self.addrs.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            "peers": a.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "listen": a.listen,
+            "channel": a.channel(),
+            "resume": format!("{:?}", a.resume).to_lowercase(),
+            "entries": entries,
+            "rst_stray_ack": stray,
+            "rst_sent": rst_sent,
+            "resumes": {"careful": c.resumes_careful.get(), "jump": c.resumes_jump.get(), "no_entry": c.resumes_no_entry.get(),
+                "jumped": c.jumped.get(), "validated": c.validated.get(), "rtt_mismatch": c.rtt_mismatch.get(), "retreats": c.retreats.get()},
+            "peer": {"tx": c.peer_tx.get(), "rx": c.peer_rx.get(), "unknown": c.peer_unknown.get(), "malformed": c.peer_malformed.get(),
+                "version": c.peer_version.get(), "stale": c.peer_stale.get(), "forged": c.peer_forged.get(),
+                "entries_learned": c.entries_learned.get(), "no_arp": c.peer_no_arp.get()},
+            "notices": {"sent": c.notices_sent.get(), "received": c.notices_received.get(), "terminated": c.terminated_by_notice.get()},
+        });
+        if json {
+            return Reply::json(v);
+        }
+        Reply::ok(format!(
+            "VIPs {}; peers {} (UDP {}, channel {}); resume {}\nRSTs to stray ACKs: {}\nresumes: {}\npeer channel: {}\nnotices: {}\n{} path entries",
+            v["vips"], v["peers"], v["listen"], if a.channel() { "on" } else { "off: needs peers and a key" }, v["resume"],
+            stray, v["resumes"], v["peer"], v["notices"], entries.len()
+        ))
     }
 
     fn show_cache(&self, json: bool) -> Reply {

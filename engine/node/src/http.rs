@@ -67,6 +67,8 @@ impl HttpCounters {
 
 /// What the server needs from the node.
 pub struct HttpCtx<'a> {
+    /// The site's anycast state (path metrics for resumes), if any.
+    pub anycast: Option<&'a crate::anycast::shared::AnycastShared>,
     /// The content store.
     pub cache: &'a Cache,
     /// Request limits.
@@ -89,6 +91,8 @@ pub struct HttpConn {
     sending: bool,
     close_after: bool,
     key: String,
+    /// Whether this connection resumed from a path-metrics entry.
+    pub resumed: bool,
     /// When the connection must have made progress (header or idle timeout).
     pub deadline: Option<u64>,
     waiting_for_head: bool,
@@ -107,6 +111,7 @@ impl HttpConn {
             sending: false,
             close_after: false,
             key: String::with_capacity(256),
+            resumed: false,
             deadline: Some(now + HEADER_TIMEOUT_NS),
             waiting_for_head: true,
         }
@@ -144,7 +149,7 @@ impl HttpConn {
                 self.waiting_for_head = true;
                 self.deadline = Some(now + HEADER_TIMEOUT_NS);
             }
-            if !self.answer(now, ctx) {
+            if !self.answer(c, now, ctx) {
                 break;
             }
         }
@@ -156,7 +161,7 @@ impl HttpConn {
 
     /// Parses one request from the buffer and prepares its response.
     /// Returns false when the head is not complete yet.
-    fn answer(&mut self, _now: u64, ctx: &HttpCtx) -> bool {
+    fn answer(&mut self, c: &mut Conn, now: u64, ctx: &HttpCtx) -> bool {
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let limit = ctx.limits.max_headers.min(headers.len());
         let parsed = parse_request(&self.inbuf, ctx.limits, &mut headers[..limit]);
@@ -223,6 +228,7 @@ impl HttpConn {
                                     &mut self.chunks,
                                 );
                                 self.obj = Some(obj);
+                                self.maybe_resume(c, now, &p, ctx);
                                 status_of(&p)
                             }
                         },
@@ -242,6 +248,48 @@ impl HttpConn {
         self.sending = true;
         self.deadline = None;
         true
+    }
+
+    /// A Range request that does not start at 0 is a resumed download: with
+    /// a fresh path-metrics entry for this client, the connection starts
+    /// from the path's saved window instead of slow start (anycast issue).
+    fn maybe_resume(&mut self, c: &mut Conn, now: u64, p: &anyedge_http::Plan, ctx: &HttpCtx) {
+        use crate::config::ResumePolicy;
+        use anyedge_http::Plan;
+        let Some(a) = ctx.anycast else { return };
+        let start = match p {
+            Plan::Single { start, .. } => *start,
+            Plan::Multi(r) => r.first().map(|x| x.0).unwrap_or(0),
+            _ => 0,
+        };
+        if start == 0 || self.resumed || a.resume == ResumePolicy::Off {
+            return;
+        }
+        let entry = a
+            .table
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take(*c.remote.ip(), now));
+        let Some(e) = entry else {
+            a.counters.resumes_no_entry.inc();
+            return;
+        };
+        let policy = match a.resume {
+            ResumePolicy::Jump => {
+                a.counters.resumes_jump.inc();
+                anyedge_tcp::resume::Policy::Jump
+            }
+            _ => {
+                a.counters.resumes_careful.inc();
+                anyedge_tcp::resume::Policy::Careful
+            }
+        };
+        c.resume(
+            policy,
+            e.cwnd as usize,
+            u64::from(e.min_rtt_us.max(1)) * 1000,
+        );
+        self.resumed = true;
     }
 
     /// Copies the next response bytes into the connection's send buffer.

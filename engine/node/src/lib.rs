@@ -10,6 +10,7 @@
 //!   [`clock`]: the one clock seam.
 #![forbid(unsafe_code)]
 
+pub mod anycast;
 pub mod arp;
 pub mod clock;
 pub mod commands;

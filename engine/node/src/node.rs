@@ -103,6 +103,7 @@ pub struct Node<P: Port> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: Option<Arc<anyedge_cache::Cache>>,
     pub(crate) http_counters: Vec<Arc<crate::http::HttpCounters>>,
+    pub(crate) anycast: Option<Arc<crate::anycast::shared::AnycastShared>>,
 }
 
 impl<P: Port> Node<P> {
@@ -177,6 +178,7 @@ impl<P: Port> Node<P> {
         let http_counters: Vec<_> = (0..n_cores)
             .map(|_| Arc::new(crate::http::HttpCounters::default()))
             .collect();
+        let anycast = crate::anycast::shared::AnycastShared::new(&cfg).map(Arc::new);
         let cache = match &cfg.cache_dir {
             None => None,
             Some(dir) => {
@@ -202,6 +204,7 @@ impl<P: Port> Node<P> {
                     i,
                     cache.clone(),
                     http_counters[i].clone(),
+                    anycast.clone(),
                 ),
                 opts.burst,
                 lcore_counters[i].clone(),
@@ -237,6 +240,7 @@ impl<P: Port> Node<P> {
             clock: Arc::new(MonotonicClock::new()),
             cache,
             http_counters,
+            anycast,
         })
     }
 

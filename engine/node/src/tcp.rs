@@ -60,6 +60,8 @@ struct Meta {
     end: Option<Event>,
     /// When we last asked for the next hop's MAC.
     arp_at: Option<u64>,
+    /// Pacing credit in bytes, and when it was last topped up.
+    pace: (u64, u64),
 }
 
 /// Interval between ARP requests for an unresolved next hop (RFC 1122
@@ -137,7 +139,16 @@ pub struct TcpStack {
     http_counters: std::sync::Arc<crate::http::HttpCounters>,
     unix_base: u64,
     next_deadline_scan: u64,
+    anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
+    /// Peer datagrams to send: (destination, payload).
+    outbox: Vec<(SocketAddrV4, Vec<u8>)>,
+    /// 4-tuples we already told the peers about (client, VIP).
+    notified: std::collections::VecDeque<(SocketAddrV4, SocketAddrV4)>,
+    next_record: u64,
 }
+
+/// How often serving connections record their path metrics.
+const RECORD_NS: u64 = 1_000_000_000;
 
 /// How often the HTTP header and idle deadlines are checked.
 const DEADLINE_SCAN_NS: u64 = 100_000_000;
@@ -150,6 +161,7 @@ impl TcpStack {
         core: usize,
         cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
         http_counters: std::sync::Arc<crate::http::HttpCounters>,
+        anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
     ) -> Self {
         let t = &cfg.tcp;
         let table = Table::new(TableConfig {
@@ -192,6 +204,10 @@ impl TcpStack {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             next_deadline_scan: 0,
+            anycast,
+            outbox: Vec::new(),
+            notified: std::collections::VecDeque::with_capacity(64),
+            next_record: 0,
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         if let Some(p) = s.http_port {
@@ -247,6 +263,9 @@ impl TcpStack {
     ) {
         match self.table.handle(now, local, remote, seg) {
             Dispatch::Reply(h) => {
+                if h.flags == anyedge_wire::tcp_flags::RST {
+                    self.notify_reset(now, remote, local, addrs);
+                }
                 let mac = addrs.mac(port);
                 if let Some(b) = frame_from(txq, counters, |buf| {
                     emit_tcp(
@@ -279,6 +298,7 @@ impl TcpStack {
                     chargen_pos: 0,
                     end: None,
                     arp_at: None,
+                    pace: (0, 0),
                 });
                 self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst);
             }
@@ -328,6 +348,7 @@ impl TcpStack {
                     chargen_pos: 0,
                     end: None,
                     arp_at: None,
+                    pace: (0, 0),
                 });
                 self.pending.push(id);
                 return Ok(id);
@@ -343,6 +364,15 @@ impl TcpStack {
     pub fn run_timers(&mut self, now: u64) {
         let mut touched = std::mem::take(&mut self.touched);
         self.table.handle_timeouts(now, &mut touched);
+        if now >= self.next_record {
+            self.next_record = now + RECORD_NS;
+            let ids: Vec<ConnId> = self.table.iter().map(|(id, _)| id).collect();
+            for id in ids {
+                if self.meta[id].is_some_and(|m| m.app == App::Http) {
+                    self.record_path(now, id);
+                }
+            }
+        }
         if now >= self.next_deadline_scan {
             self.next_deadline_scan = now + DEADLINE_SCAN_NS;
             for (id, h) in self.http.iter_mut().enumerate() {
@@ -377,6 +407,7 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
+        self.flush_outbox(port, addrs, arp, counters, tx, txq);
         let mut pending = std::mem::take(&mut self.pending);
         let mut keep = Vec::new();
         for id in pending.drain(..) {
@@ -415,6 +446,10 @@ impl TcpStack {
         self.serve(id, now);
         self.table.rearm(id, now);
         if self.table.get(id).is_some_and(|c| c.is_closed()) {
+            self.end_resume(id);
+            if self.meta[id].is_some_and(|m| m.app == App::Http) {
+                self.record_path(now, id);
+            }
             if let Some(mut row) = self.row(usize::MAX, id) {
                 row.state = match self.meta[id].and_then(|m| m.end) {
                     Some(Event::Reset) => "CLOSED (reset)",
@@ -449,6 +484,7 @@ impl TcpStack {
             App::Http => {
                 if let (Some(h), Some(cache)) = (self.http[id].as_mut(), self.cache.as_deref()) {
                     let ctx = crate::http::HttpCtx {
+                        anycast: self.anycast.as_deref(),
                         cache,
                         limits: &self.limits,
                         unix_now: self.unix_base + now / 1_000_000_000,
@@ -528,6 +564,23 @@ impl TcpStack {
         m.peer_mac = Some(peer_mac);
         let (src, dst) = (*c.local.ip(), *c.remote.ip());
         while tx.len() < burst {
+            // A resume's unvalidated jump is paced over the RTT
+            // (draft-ietf-tsvwg-careful-resume); the credit allows a short
+            // burst of about a millisecond.
+            if c.pacing_required() {
+                if let Some(rate) = c.pacing_rate() {
+                    let (credit, at) = m.pace;
+                    let earned = (u128::from(rate) * u128::from(now.saturating_sub(at))
+                        / 1_000_000_000) as u64;
+                    let cap = rate / 1000 + 3000;
+                    m.pace = ((credit + earned).min(cap), now);
+                    if m.pace.0 < 1500 {
+                        return true;
+                    }
+                }
+            } else {
+                m.pace = (0, now);
+            }
             let Some(o) = c.poll_transmit(now, &mut self.scratch) else {
                 return false;
             };
@@ -536,12 +589,187 @@ impl TcpStack {
             match frame_from(txq, counters, |buf| {
                 emit_tcp(buf, peer_mac, our_mac, None, src, dst, 64, &h, payload)
             }) {
-                Some(b) => tx.push(b),
+                Some(b) => {
+                    m.pace.0 = m.pace.0.saturating_sub(o.payload_len as u64 + 40);
+                    tx.push(b)
+                }
                 // Counted as no_buffer; the segment is recovered by retransmission.
                 None => return true,
             }
         }
         true
+    }
+
+    fn unix_ms(&self, now: u64) -> u64 {
+        self.unix_base * 1000 + now / 1_000_000
+    }
+
+    /// Records the path of connection `id` (a client we serve) in the site's
+    /// table, and queues the update for the peers.
+    fn record_path(&mut self, now: u64, id: ConnId) {
+        let Some(a) = self.anycast.clone() else {
+            return;
+        };
+        let Some(c) = self.table.get(id) else { return };
+        let (Some(min_rtt), Some(srtt)) = (c.rtt().min_rtt(), c.rtt().srtt()) else {
+            return;
+        };
+        // Only paths that carried real data say something about the path.
+        if c.stats().bytes_out < 64 * 1024
+            || c.resume_state()
+                .is_some_and(|r| r.outcome == Some(anyedge_tcp::resume::Outcome::Retreated))
+        {
+            return;
+        }
+        let (cwnd, _, _) = c.cc_info();
+        let client = *c.remote.ip();
+        let mut msg = Vec::new();
+        a.record(
+            now,
+            self.unix_ms(now),
+            client,
+            cwnd,
+            min_rtt,
+            srtt,
+            &mut msg,
+        );
+        if !msg.is_empty() {
+            for p in &a.peers {
+                self.outbox.push((*p, msg.clone()));
+            }
+        }
+    }
+
+    /// Accounts a resumed connection's outcome when it ends: counters, and
+    /// the entry released (or deleted after a safe retreat).
+    fn end_resume(&mut self, id: ConnId) {
+        use anyedge_tcp::resume::Outcome;
+        let (Some(a), Some(c)) = (self.anycast.as_deref(), self.table.get(id)) else {
+            return;
+        };
+        let Some(r) = c.resume_state() else { return };
+        let ac = &a.counters;
+        let client = *c.remote.ip();
+        if r.jump_cwnd > 0 {
+            ac.jumped.inc();
+        }
+        match r.outcome {
+            Some(Outcome::Validated) => ac.validated.inc(),
+            Some(Outcome::RttMismatch) => ac.rtt_mismatch.inc(),
+            Some(Outcome::Retreated) => ac.retreats.inc(),
+            _ => {}
+        }
+        if let Ok(mut t) = a.table.lock() {
+            if r.outcome == Some(Outcome::Retreated) {
+                t.delete(client);
+            } else {
+                t.release(client);
+            }
+        }
+    }
+
+    /// We reset a stray ACK to a VIP: tell the peers which 4-tuple, so the
+    /// node that had the connection terminates it at once (anycast issue).
+    fn notify_reset(&mut self, now: u64, client: SocketAddrV4, local: SocketAddrV4, addrs: &Addrs) {
+        let Some(a) = self.anycast.clone() else {
+            return;
+        };
+        if !addrs.vips.contains(local.ip()) || self.notified.contains(&(client, local)) {
+            return;
+        }
+        if self.notified.len() == 64 {
+            self.notified.pop_front();
+        }
+        self.notified.push_back((client, local));
+        let mut msg = Vec::new();
+        a.reset_notice(self.unix_ms(now), client, local, &mut msg);
+        if !msg.is_empty() {
+            for p in &a.peers {
+                self.outbox.push((*p, msg.clone()));
+            }
+        }
+    }
+
+    /// A datagram to the peer-channel port. A reset notice terminates our
+    /// connection to that client, if we have it.
+    pub fn on_peer_datagram(&mut self, now: u64, src: Ipv4Addr, data: &[u8]) {
+        let Some(a) = self.anycast.clone() else {
+            return;
+        };
+        let Some((client, vip)) = a.on_datagram(now, self.unix_ms(now), src, data) else {
+            return;
+        };
+        let key = anyedge_tcp::table::FourTuple {
+            local: vip,
+            remote: client,
+        };
+        if let Some(id) = self.table.lookup(&key) {
+            if let Some(c) = self.table.get_mut(id) {
+                c.abort();
+                a.counters.terminated_by_notice.inc();
+                self.pending.push(id);
+            }
+        }
+    }
+
+    /// The peer-channel port, when this node has one.
+    pub fn peer_port(&self) -> Option<u16> {
+        self.anycast
+            .as_ref()
+            .filter(|a| a.channel())
+            .map(|a| a.listen)
+    }
+
+    /// Sends queued peer datagrams from `port` (when its next hop is known).
+    fn flush_outbox<T: TxQueue>(
+        &mut self,
+        port: u16,
+        addrs: &Addrs,
+        arp: &ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+    ) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let Some(view) = addrs.ports.get(port as usize) else {
+            return;
+        };
+        let Some(net) = view.net else { return };
+        let listen = self.anycast.as_ref().map(|a| a.listen).unwrap_or(0);
+        for (dst, payload) in std::mem::take(&mut self.outbox) {
+            let hop = if net.contains(*dst.ip()) {
+                Some(*dst.ip())
+            } else {
+                view.gateway
+            };
+            let Some(mac) = hop.and_then(|h| arp.lookup(h)) else {
+                if let Some(a) = &self.anycast {
+                    a.counters.peer_no_arp.inc();
+                }
+                continue;
+            };
+            if let Some(b) = frame_from(txq, counters, |buf| {
+                anyedge_wire::emit_udp(
+                    buf,
+                    mac,
+                    view.mac,
+                    None,
+                    net.addr,
+                    *dst.ip(),
+                    64,
+                    listen,
+                    dst.port(),
+                    &payload,
+                )
+            }) {
+                if let Some(a) = &self.anycast {
+                    a.counters.peer_tx.inc();
+                }
+                tx.push(b);
+            }
+        }
     }
 
     /// `show conn` rows of this core: live connections, then recently closed ones.

@@ -308,8 +308,12 @@ fn console_commands_answer_and_refuse_clearly() {
         .contains("10.0.2.2/24"));
     assert!(!node.execute("set fwd bogus").ok);
     assert!(!node.execute("frobnicate").ok);
-    let r = node.execute("show anycast");
+    let r = node.execute("show overlay");
     assert!(!r.ok && r.text.contains("not yet available"));
+    let v: serde_json::Value =
+        serde_json::from_str(&node.execute("show anycast json").text).unwrap();
+    assert_eq!(v["vips"][0], "203.0.113.10");
+    assert_eq!(v["channel"], false, "no peers and no key in this config");
     let r = node.execute("show cache");
     assert!(
         !r.ok && r.text.contains("no cache: set [cache] dir"),

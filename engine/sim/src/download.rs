@@ -44,6 +44,8 @@ pub struct Download {
     retry_at: Option<u64>,
     /// Local address of each connection, in order.
     pub conns: Vec<SocketAddrV4>,
+    /// (virtual time, bytes) each time another MiB arrived.
+    pub progress: Vec<(u64, usize)>,
 }
 
 impl Download {
@@ -75,6 +77,7 @@ impl Download {
             requests: 0,
             retry_at: Some(at),
             conns: Vec::new(),
+            progress: Vec::new(),
         }
     }
 
@@ -266,7 +269,11 @@ impl Download {
 
     fn take_body(&mut self, now: u64, bytes: &[u8]) {
         let k = bytes.len().min(self.body_left as usize);
+        let before = self.data.len() >> 20;
         self.data.extend_from_slice(&bytes[..k]);
+        if self.data.len() >> 20 > before {
+            self.progress.push((now, self.data.len()));
+        }
         self.body_left -= k as u64;
         if self.body_left == 0 {
             self.in_body = false;

@@ -39,7 +39,7 @@ fn net(s: &str) -> Ipv4Net {
 /// [`VIP`]; the router's /32 route for the VIP points at the first node.
 /// `client_link` and `node_link` set the two kinds of link.
 pub fn site(sim: &mut Sim, n: usize, client_link: LinkParams, node_link: LinkParams) -> Site {
-    site_with(sim, n, client_link, node_link, None)
+    site_with(sim, n, client_link, node_link, None, "off")
 }
 
 /// As [`site`], and every node serves HTTP on port 80 from the cache loaded
@@ -50,6 +50,7 @@ pub fn site_with(
     client_link: LinkParams,
     node_link: LinkParams,
     content: Option<&std::path::Path>,
+    resume: &str,
 ) -> Site {
     let client = sim.add(Host::new(
         "client",
@@ -78,6 +79,18 @@ pub fn site_with(
         let mut text = format!(
             "[node]\nname = \"{name}\"\n[[port]]\nip = \"{ip}/24\"\ngateway = \"10.0.{}.1\"\n[anycast]\nvips = [\"{VIP}\"]\n[services]\ndiscard = 9\necho = 7\nchargen = 19\n[tcp]\nsend_buf = \"16MiB\"\nrecv_buf = \"16MiB\"\n",
                         2 + i
+        );
+        // The site's peer channel: every other node, one key, one policy.
+        let peers: Vec<String> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| format!("\"10.0.{}.2:7700\"", 2 + j))
+            .collect();
+        text = text.replace(
+            &format!("vips = [\"{VIP}\"]\n"),
+            &format!(
+                "vips = [\"{VIP}\"]\npeers = [{}]\nlisten = 7700\nkey = \"site-secret\"\nresume = \"{resume}\"\n",
+                peers.join(", ")
+            ),
         );
         text += &content
             .map(|d| {

@@ -215,17 +215,27 @@ mod takeover {
         d
     }
 
-    #[test]
-    fn a_route_flip_mid_download_resets_and_the_client_resumes_with_range() {
-        let len = 8 << 20;
+    /// A download of `len` bytes from the VIP over a 50 ms RTT, 100 Mbit/s
+    /// path; the route flips at 30%. Returns the seconds from the resumed
+    /// request to the last byte, the download, and edge-b's `show anycast`.
+    pub fn takeover(
+        resume: &str,
+        len: usize,
+        seed: u64,
+    ) -> (f64, crate::download::Download, serde_json::Value) {
         let dir = content(len);
-        let mut sim = Sim::new(11);
+        let mut sim = Sim::new(seed);
+        let client = LinkParams {
+            queue_bytes: 1 << 20,
+            ..LinkParams::new(12.5, 100.0)
+        };
         let s = site_with(
             &mut sim,
             2,
-            LinkParams::new(12.5, 100.0),
+            client,
             LinkParams::new(12.5, 1000.0),
             Some(&dir),
+            resume,
         );
         let cfg = ConnConfig {
             recv_buf: 4 << 20,
@@ -234,7 +244,7 @@ mod takeover {
         sim.device::<Host>(s.client)
             .download(SocketAddrV4::new(VIP, 80), "/obj.bin", 10 * MS, cfg);
         let mut flipped = false;
-        while sim.now() < 120_000 * MS {
+        while sim.now() < 600_000 * MS {
             let t = sim.now() + 10 * MS;
             sim.run_until(t);
             let d = &sim.device::<Host>(s.client).downloads[0];
@@ -247,34 +257,87 @@ mod takeover {
                 flip_route(&mut sim, &s, at, 1);
             }
         }
-        let d = &sim.device::<Host>(s.client).downloads[0];
+        let b: serde_json::Value = serde_json::from_str(
+            &sim.device::<EngineNode>(s.nodes[1])
+                .node
+                .execute("show anycast json")
+                .text,
+        )
+        .unwrap();
+        let h = sim.device::<Host>(s.client);
+        let d = std::mem::replace(
+            &mut h.downloads[0],
+            crate::download::Download::new(
+                SocketAddrV4::new(VIP, 80),
+                "/",
+                0,
+                ConnConfig::default(),
+                1,
+            ),
+        );
         assert!(d.done(), "finished: {:?}", d.events);
         assert_eq!(d.data.len(), len);
         assert!(
             d.data.iter().enumerate().all(|(i, &b)| b == pattern(i)),
             "byte-exact"
         );
+        let resumed_at = d
+            .events
+            .iter()
+            .find(|e| e.1.contains("Range: bytes="))
+            .map(|e| e.0)
+            .expect("a Range request");
+        // Time from the resumed request until 8 MiB more arrived: the part
+        // of the rest that slow start slows down.
+        let from = d
+            .events
+            .iter()
+            .find(|e| e.1.contains("Range: bytes="))
+            .map(|e| e.1.clone())
+            .unwrap_or_default();
+        let k: usize = from
+            .split("bytes=")
+            .nth(1)
+            .and_then(|x| x.split('-').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        let at = d
+            .progress
+            .iter()
+            .find(|p| p.1 >= k + (8 << 20))
+            .map(|p| p.0)
+            .unwrap_or(d.done_at.unwrap());
+        let rest = (at - resumed_at) as f64 / 1e9;
+        (rest, d, b)
+    }
+
+    #[test]
+    fn a_route_flip_mid_download_resets_and_the_client_resumes_with_range() {
+        let (_, d, b) = takeover("off", 8 << 20, 11);
         assert!(d.resets >= 1 && d.requests >= 2, "{:?}", d.events);
+        assert!(b["rst_stray_ack"].as_u64().unwrap() >= 1, "{b}");
+        assert_eq!(b["resumes"]["careful"], 0);
+    }
+
+    #[test]
+    fn careful_and_jump_resume_beat_slow_start_after_the_flip() {
+        let len = 64 << 20;
+        let (off, _, _) = takeover("off", len, 5);
+        let (careful, _, bc) = takeover("careful", len, 5);
+        let (jump, _, bj) = takeover("jump", len, 5);
+        eprintln!("8 MiB after the resumed request: off {off:.3} s, careful {careful:.3} s, jump {jump:.3} s");
+        eprintln!("edge-b careful: {}", bc["resumes"]);
         assert!(
-            d.events.iter().any(|e| e.1.contains("Range: bytes=")),
-            "{:?}",
-            d.events
+            bc["peer"]["entries_learned"].as_u64().unwrap() >= 1,
+            "edge-b learned edge-a's path: {bc}"
         );
-        let b: serde_json::Value = serde_json::from_str(
-            &sim.device::<EngineNode>(s.nodes[1])
-                .node
-                .execute("show conn json")
-                .text,
-        )
-        .unwrap();
-        assert!(b["table"]["rst_stray_ack"].as_u64().unwrap() >= 1, "{b}");
-        let http: serde_json::Value = serde_json::from_str(
-            &sim.device::<EngineNode>(s.nodes[1])
-                .node
-                .execute("show http json")
-                .text,
-        )
-        .unwrap();
-        assert_eq!(http["status"]["206"], 1, "edge-b served the rest: {http}");
+        assert_eq!(bc["resumes"]["careful"], 1, "{bc}");
+
+        assert_eq!(bj["resumes"]["jump"], 1, "{bj}");
+        // Slow start from IW10 to the path's window (100 Mbit/s x 50 ms =
+        // 625 kB, about 43 segments) takes about log2(43/10) = 2 RTTs more
+        // than starting near it.
+        assert!(careful + 0.05 < off, "careful {careful} vs off {off}");
+        assert!(jump + 0.05 < off, "jump {jump} vs off {off}");
     }
 }

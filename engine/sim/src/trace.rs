@@ -37,9 +37,11 @@ pub fn summarize(frame: &[u8]) -> String {
                         u.payload.len()
                     ),
                     L4::Tcp(t) => format!(
-                        "TCP {} > {} flags {:#04x} len {}",
+                        "TCP {} > {} seq {} ack {} flags {:#04x} len {}",
                         t.src_port,
                         t.dst_port,
+                        t.seq,
+                        t.ack,
                         t.flags,
                         t.payload.len()
                     ),

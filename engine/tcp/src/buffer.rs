@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 /// Out-of-order ranges the receive buffer keeps (beyond this, segments that
 /// open new ranges are dropped).
-pub const MAX_OOO_RANGES: usize = 32;
+pub const MAX_OOO_RANGES: usize = 1024;
 
 /// Bytes the application has written and the peer has not acknowledged.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ impl RecvBuf {
             buf: vec![0u8; cap.max(1)].into_boxed_slice(),
             head: 0,
             len: 0,
-            ooo: Vec::with_capacity(MAX_OOO_RANGES + 1),
+            ooo: Vec::with_capacity(64),
         }
     }
     /// Capacity.
@@ -121,27 +121,15 @@ impl RecvBuf {
             return 0;
         }
         let n = data.len().min(win - offset);
-        // Merge (offset, n) into the ranges first; refuse if it would need too many.
-        let before = self.ooo.len();
-        let mut ranges = self.ooo.clone();
-        ranges.push((offset, n));
-        ranges.sort_unstable_by_key(|r| r.0);
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
-        for (o, l) in ranges.drain(..) {
-            match merged.last_mut() {
-                Some(last) if o <= last.0 + last.1 => {
-                    let end = (o + l).max(last.0 + last.1);
-                    last.1 = end - last.0;
-                }
-                _ => merged.push((o, l)),
-            }
-        }
+        // Where (offset, n) goes among the sorted ranges, and what it touches.
+        let end = offset + n;
+        let i = self.ooo.partition_point(|r| r.0 <= offset);
+        let touches_prev = i > 0 && self.ooo[i - 1].0 + self.ooo[i - 1].1 >= offset;
+        let touches_next = i < self.ooo.len() && self.ooo[i].0 <= end;
         // Refuse a segment that would open one range too many; the peer
         // will retransmit it. Never refuse the one at the front: it joins
-        // the contiguous part, and refusing it would stall the connection
-        // with a full range table.
-        let at_front = merged.first().is_some_and(|r| r.0 == 0);
-        if merged.len() > MAX_OOO_RANGES && merged.len() > before && !at_front {
+        // the contiguous part, and refusing it would stall the connection.
+        if !touches_prev && !touches_next && offset != 0 && self.ooo.len() >= MAX_OOO_RANGES {
             return 0;
         }
         // Copy the bytes into the ring.
@@ -154,17 +142,29 @@ impl RecvBuf {
             src = &src[k..];
             pos = (pos + k) % cap;
         }
+        // Merge with the neighbours it overlaps or touches (O(ranges)).
+        let (mut lo, mut start, mut stop) = (i, offset, end);
+        if touches_prev {
+            lo = i - 1;
+            start = self.ooo[lo].0;
+            stop = stop.max(self.ooo[lo].0 + self.ooo[lo].1);
+        }
+        let mut hi = i;
+        while hi < self.ooo.len() && self.ooo[hi].0 <= stop {
+            stop = stop.max(self.ooo[hi].0 + self.ooo[hi].1);
+            hi += 1;
+        }
+        self.ooo.splice(lo..hi, [(start, stop - start)]);
         // A range at offset 0 joins the contiguous part.
         let mut grew = 0;
-        if let Some(&(0, l)) = merged.first() {
+        if let Some(&(0, l)) = self.ooo.first() {
             grew = l;
-            merged.remove(0);
-            for r in merged.iter_mut() {
+            self.ooo.remove(0);
+            for r in self.ooo.iter_mut() {
                 r.0 -= l;
             }
             self.len += l;
         }
-        self.ooo = merged;
         grew
     }
 

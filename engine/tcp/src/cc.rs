@@ -219,7 +219,11 @@ impl Congestion for Cubic {
         self.cwnd = self.ssthresh;
     }
     fn on_timeout(&mut self, _now: u64, _in_flight: usize) {
-        self.reduce();
+        // A repeated timeout (the window is already one segment) must not
+        // cut ssthresh again (RFC 5681 3.1, eq. 4 uses the flight size).
+        if self.cwnd > self.mss {
+            self.reduce();
+        }
         self.cwnd = self.mss;
     }
     fn set_window(&mut self, cwnd: usize, ssthresh: usize) {

@@ -221,7 +221,7 @@ pub struct ConnStats {
 }
 
 /// Most SACK scoreboard blocks kept.
-const MAX_SACKED: usize = 16;
+const MAX_SACKED: usize = 256;
 /// Most events queued for the application.
 const MAX_EVENTS: usize = 16;
 /// Keep-alive probes before giving up (Linux's default).
@@ -273,6 +273,20 @@ pub struct Conn {
     dupacks: u32,
     recover: Option<Seq>,
     rexmit_next: Seq,
+    /// HyStart++ (RFC 9406) rounds: end of the current round, and the
+    /// minimum RTT of this round and of the last one.
+    hs_round_end: Seq,
+    hs_cur_min: u64,
+    hs_last_min: u64,
+    hs_samples: u32,
+    /// After a timeout, the highest sequence sent then: duplicate ACKs below
+    /// it start no new fast recovery (RFC 6582 3.2, the "recover" check).
+    rto_recover: Option<Seq>,
+    /// Highest sequence number SACKed so far (RFC 6675 HighData side).
+    high_sack: Seq,
+    /// Left edge of the last out-of-order segment received (its block goes
+    /// first in our SACK option, RFC 2018 section 4).
+    last_ooo: Option<Seq>,
     sacked: Vec<(Seq, Seq)>,
     retries: u32,
     // Timers, absolute nanoseconds.
@@ -353,6 +367,13 @@ impl Conn {
             dupacks: 0,
             recover: None,
             rexmit_next: iss,
+            high_sack: iss,
+            rto_recover: None,
+            hs_round_end: iss,
+            hs_cur_min: u64::MAX,
+            hs_last_min: u64::MAX,
+            hs_samples: 0,
+            last_ooo: None,
             sacked: Vec::with_capacity(MAX_SACKED + 4),
             retries: 0,
             rto_at: None,
@@ -559,7 +580,8 @@ impl Conn {
                     r.phase = Phase::Unvalidated;
                     r.mark = snd_max + w.saturating_sub(flight);
                     r.outcome = Some(Outcome::Jumped);
-                    self.cc.set_window(w, w);
+                    // Slow start may go on from the jump up to the saved window.
+                    self.cc.set_window(w, r.saved_cwnd);
                 }
                 _ => {
                     r.phase = Phase::Normal;
@@ -1016,22 +1038,25 @@ impl Conn {
         // timed segment at a time, never a retransmitted one (Karn).
         // The timed segment gives a nanosecond sample; the timestamp echo
         // (millisecond clock) fills in between, when it can resolve the RTT.
-        let mut sampled = false;
+        let mut sample = None;
         if let Some((s, sent)) = self.rtt_probe {
             if s.lt(ack) {
-                self.rtt.sample(now - sent);
+                sample = Some(now - sent);
                 self.rtt_probe = None;
-                sampled = true;
             }
         }
-        if self.ts_ok && !sampled {
+        if self.ts_ok && sample.is_none() {
             if let Some((_, tsecr)) = seg.opts.timestamps {
                 let ms = self.ts_now(now).wrapping_sub(tsecr);
                 if tsecr != 0 && (1..600_000).contains(&ms) {
-                    self.rtt.sample(u64::from(ms) * 1_000_000);
+                    sample = Some(u64::from(ms) * 1_000_000);
                 }
             }
         }
+        if let Some(rtt) = sample {
+            self.rtt.sample(rtt);
+        }
+        self.hystart(ack, sample);
         match self.recover {
             Some(r) if ack.lt(r) => {
                 // Partial ACK (RFC 6582 / RFC 6675): retransmit the next hole.
@@ -1055,6 +1080,9 @@ impl Conn {
             }
         }
         self.resume_on_ack(ack);
+        if self.rto_recover.is_some_and(|r| r.le(ack)) {
+            self.rto_recover = None;
+        }
         self.rto_at = if self.snd_una == self.snd_max {
             None
         } else {
@@ -1078,13 +1106,45 @@ impl Conn {
         }
     }
 
+    /// RFC 9406 (HyStart++) delay increase: leave slow start when a
+    /// round's minimum RTT rises by clamp(last/8, 4 ms, 16 ms) over the
+    /// previous round's, instead of overshooting into a burst of losses.
+    fn hystart(&mut self, ack: Seq, sample: Option<u64>) {
+        let (cwnd, ssthresh, _) = self.cc_info();
+        if cwnd >= ssthresh {
+            return;
+        }
+        if let Some(rtt) = sample {
+            self.hs_cur_min = self.hs_cur_min.min(rtt);
+            self.hs_samples += 1;
+        }
+        if ack.lt(self.hs_round_end) {
+            return;
+        }
+        let eta = (self.hs_last_min / 8).clamp(4_000_000, 16_000_000);
+        if self.hs_last_min != u64::MAX
+            && self.hs_samples >= 8
+            && cwnd >= 16 * self.eff_mss()
+            && self.hs_cur_min >= self.hs_last_min.saturating_add(eta)
+        {
+            self.cc.set_window(cwnd, cwnd);
+        }
+        if self.hs_samples > 0 {
+            self.hs_last_min = self.hs_cur_min;
+        }
+        self.hs_cur_min = u64::MAX;
+        self.hs_samples = 0;
+        self.hs_round_end = self.snd_max;
+    }
+
     fn on_dup_ack(&mut self, now: u64) {
         self.dupacks += 1;
         let sacked_bytes: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
         let thresh = self.dupthresh();
         let lost = self.dupacks >= thresh
             || (self.sack_ok && sacked_bytes >= thresh as usize * self.eff_mss());
-        if lost && self.recover.is_none() {
+        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        if lost && self.recover.is_none() && !after_rto {
             // Fast retransmit (RFC 5681 3.2, RFC 6675 5): one decrease per window.
             self.stats.fast_retransmits += 1;
             self.cc.on_congestion(now, self.in_flight());
@@ -1102,6 +1162,7 @@ impl Conn {
                 continue;
             }
             self.sacked.push((l, r));
+            self.high_sack = self.high_sack.max(r);
         }
         self.sacked.sort_unstable_by(|a, b| {
             if a.0 == b.0 {
@@ -1123,14 +1184,6 @@ impl Conn {
         self.sacked = merged;
     }
 
-    fn sacked_above(&self, s: Seq) -> usize {
-        self.sacked
-            .iter()
-            .filter(|b| s.lt(b.1))
-            .map(|b| b.1 - b.0.max(s))
-            .sum()
-    }
-
     fn is_sacked(&self, s: Seq) -> Option<Seq> {
         self.sacked
             .iter()
@@ -1150,6 +1203,9 @@ impl Conn {
             (seq - self.rcv_nxt, payload)
         };
         let had_holes = !self.rx.ooo_ranges().is_empty();
+        if off > 0 {
+            self.last_ooo = Some(self.rcv_nxt + off);
+        }
         let grew = self.rx.write_at(off, data);
         self.rcv_nxt = self.rcv_nxt + grew;
         self.stats.bytes_in += grew as u64;
@@ -1246,9 +1302,11 @@ impl Conn {
                 // RFC 5681 (4) and RFC 6298 5.4: loss window, go back to SND.UNA.
                 self.cc.on_timeout(now, self.in_flight());
                 self.resume_on_loss();
+                self.rto_recover = Some(self.snd_max);
                 self.recover = None;
                 self.dupacks = 0;
-                self.sacked.clear();
+                // The scoreboard is kept (RFC 6675 5.1): going back to
+                // SND.UNA resends only what the receiver has not SACKed.
                 self.snd_nxt = self.snd_una;
                 self.rexmit_next = self.snd_una;
             }
@@ -1392,11 +1450,23 @@ impl Conn {
         if !self.sack_ok {
             return;
         }
-        // RFC 2018 4: most recent first is the ideal; we report the lowest ranges.
-        for (i, &(off, len)) in self.rx.ooo_ranges().iter().take(4).enumerate() {
+        // RFC 2018 4: the block holding the most recently received segment
+        // first, then the others from the lowest up.
+        let ranges = self.rx.ooo_ranges();
+        let recent = self.last_ooo.and_then(|s| {
+            ranges.iter().position(|&(off, len)| {
+                let l = self.rcv_nxt + off;
+                l.le(s) && s.lt(l + len)
+            })
+        });
+        let order = recent
+            .into_iter()
+            .chain((0..ranges.len()).filter(|&i| Some(i) != recent));
+        for (k, i) in order.take(4).enumerate() {
+            let (off, len) = ranges[i];
             let l = self.rcv_nxt + off;
-            o.sack_blocks[i] = (l.0, (l + len).0);
-            o.sack_count = i + 1;
+            o.sack_blocks[k] = (l.0, (l + len).0);
+            o.sack_count = k + 1;
         }
     }
 
@@ -1467,6 +1537,13 @@ impl Conn {
         if len == 0 && !fin_due {
             return None;
         }
+        // After a timeout, skip what the receiver already SACKed.
+        while self.snd_nxt.lt(self.snd_max) {
+            match self.is_sacked(self.snd_nxt) {
+                Some(end) => self.snd_nxt = end.min(self.snd_max),
+                None => break,
+            }
+        }
         let seq = self.snd_nxt;
         let offset = seq - self.snd_una;
         let n = self.tx.copy_at(offset, &mut payload[..len]);
@@ -1504,7 +1581,42 @@ impl Conn {
     /// retransmitted hole counts once, as the lost original no longer does).
     fn pipe(&self) -> usize {
         let sacked: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
-        (self.snd_max - self.snd_una).saturating_sub(sacked)
+        (self.snd_max - self.snd_una)
+            .saturating_sub(sacked)
+            .saturating_sub(self.lost_pending())
+    }
+
+    /// SACKed bytes inside [from, to).
+    fn sacked_between(&self, from: Seq, to: Seq) -> usize {
+        self.sacked
+            .iter()
+            .filter(|b| b.0.lt(to) && from.lt(b.1))
+            .map(|b| b.1.min(to) - b.0.max(from))
+            .sum()
+    }
+
+    /// RFC 6675 IsLost, approximated with the highest SACKed sequence: data
+    /// with DupThresh segments of sequence space SACKed above it is lost.
+    fn lost_edge(&self) -> Seq {
+        let span = self.dupthresh() as usize * self.eff_mss();
+        if self.high_sack.gt(self.snd_una) && self.high_sack - self.snd_una > span {
+            Seq(self.high_sack.0.wrapping_sub(span as u32))
+        } else {
+            self.snd_una
+        }
+    }
+
+    /// Bytes deemed lost and not yet retransmitted: they leave the pipe.
+    fn lost_pending(&self) -> usize {
+        if self.recover.is_none() || !self.sack_ok {
+            return 0;
+        }
+        let from = self.rexmit_next.max(self.snd_una);
+        let to = self.lost_edge();
+        if !from.lt(to) {
+            return 0;
+        }
+        (to - from).saturating_sub(self.sacked_between(from, to))
     }
 
     fn retransmit_hole(
@@ -1525,10 +1637,7 @@ impl Conn {
         // RFC 6675 IsLost: a hole counts as lost once DupThresh segments
         // above it are SACKed; the first retransmission (at SND.UNA) is
         // always allowed on entering recovery.
-        if self.sack_ok
-            && s != self.snd_una
-            && self.sacked_above(s) < self.dupthresh() as usize * mss
-        {
+        if self.sack_ok && s != self.snd_una && !s.lt(self.lost_edge()) {
             return None;
         }
         // Without SACK (NewReno) one retransmission per partial ACK; with

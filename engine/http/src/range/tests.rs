@@ -16,6 +16,7 @@ fn get(range: &str) -> Request<'_> {
         range: Some(range),
         if_range: None,
         if_none_match: None,
+        if_none_match_lines: [None; 4],
         keep_alive: true,
     }
 }
@@ -112,10 +113,10 @@ fn empty_object_is_always_unsatisfiable() {
 #[test]
 fn multi_ranges() {
     assert_eq!(p("bytes=0-9,20-29"), Plan::Multi(vec![(0, 9), (20, 29)]));
-    // Sorted.
+    // In request order (RFC 9110 15.3.7.2).
     assert_eq!(
         p("bytes=-10, 0-9, 100-199"),
-        Plan::Multi(vec![(0, 9), (100, 199), (9990, 9999)])
+        Plan::Multi(vec![(9990, 9999), (0, 9), (100, 199)])
     );
     // Overlapping and adjacent ranges coalesce.
     assert_eq!(

@@ -224,7 +224,7 @@ fn keep_alive_rules() {
 }
 
 #[test]
-fn repeated_conditionals_are_dropped() {
+fn repeated_ranges_are_dropped_and_if_none_match_lines_all_kept() {
     let r = req(b"GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
     assert_eq!(r.range, None);
     let r = req(
@@ -233,7 +233,12 @@ fn repeated_conditionals_are_dropped() {
     assert_eq!(r.range, None);
     let r =
         req(b"GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n\r\n");
-    assert_eq!(r.if_none_match, None);
+    // RFC 9110 5.3: a list split over lines is one list.
+    assert_eq!(r.if_none_match, Some("\"a\""));
+    assert_eq!(
+        r.if_none_match_lines,
+        [Some("\"a\""), Some("\"b\""), None, None]
+    );
 }
 
 #[test]

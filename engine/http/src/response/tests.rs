@@ -291,10 +291,12 @@ fn multipart_from_plan_with_coalescing() {
         range: Some("bytes=50-59, 0-9, 5-14, -5"),
         if_range: None,
         if_none_match: None,
+        if_none_match_lines: [None; 4],
         keep_alive: true,
     };
     let plan = crate::plan(&req, &META);
-    assert_eq!(plan, Plan::Multi(vec![(0, 14), (50, 59), (9_995, 9_999)]));
+    // Parts in request order: 50-59 came first, then 0-14 (0-9 and 5-14).
+    assert_eq!(plan, Plan::Multi(vec![(50, 59), (0, 14), (9_995, 9_999)]));
     let (head, body) = respond(&plan, &META, true, false);
     let boundary = "anyedge-".to_string() + &head.split("boundary=anyedge-").nth(1).unwrap()[..16];
     let obj = object(10_000);
@@ -305,8 +307,8 @@ fn multipart_from_plan_with_coalescing() {
     assert_eq!(
         data,
         [
-            obj[0..15].to_vec(),
             obj[50..60].to_vec(),
+            obj[0..15].to_vec(),
             obj[9_995..].to_vec()
         ]
     );

@@ -62,9 +62,23 @@ fn transport<T: TxQueue>(
         counters.drop(NodeDrop::NoService);
         return;
     };
-    let L4::Tcp(t) = ip.l4 else {
-        counters.drop(NodeDrop::NoService);
-        return;
+    let t = match ip.l4 {
+        L4::Tcp(t) => t,
+        L4::Udp(u) => {
+            // The site's peer channel (anycast issue); other UDP has no service.
+            match ctx.tcp.as_mut() {
+                Some(stack) if stack.peer_port() == Some(u.dst_port) => {
+                    counters.consumed.inc();
+                    stack.on_peer_datagram(ctx.now, ip.src, u.payload);
+                }
+                _ => counters.drop(NodeDrop::NoService),
+            }
+            return;
+        }
+        _ => {
+            counters.drop(NodeDrop::NoService);
+            return;
+        }
     };
     let seg = match Segment::from_wire(&t) {
         Ok(s) => s,

@@ -159,9 +159,12 @@ impl FwdCtx {
         core: usize,
         cache: Option<Arc<anyedge_cache::Cache>>,
         http: Arc<crate::http::HttpCounters>,
+        anycast: Option<Arc<crate::anycast::shared::AnycastShared>>,
     ) -> Self {
         let mut c = FwdCtx::new(addrs);
-        c.tcp = Some(crate::tcp::TcpStack::new(cfg, 1460, core, cache, http));
+        c.tcp = Some(crate::tcp::TcpStack::new(
+            cfg, 1460, core, cache, http, anycast,
+        ));
         c
     }
 }
