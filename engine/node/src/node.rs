@@ -563,9 +563,20 @@ fn spawn_core<P: Port>(mut lcore: Lcore<P>, cpu: usize) -> Result<CoreHandle<P>,
 fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
     let clock = MonotonicClock::new();
     let counters = lcore.counters().clone();
+    // One clock read per poll: each poll's time runs to the next read and
+    // goes to busy or idle by whether that poll moved frames.
+    let mut last = clock.now();
+    let mut last_busy = false;
+    let mut polls: u32 = 0;
     loop {
+        polls = polls.wrapping_add(1);
         let cmd = if lcore.is_running() {
-            rx.try_recv().ok()
+            // Draining the channel every 16 polls keeps it off most bursts.
+            if polls % 16 == 0 {
+                rx.try_recv().ok()
+            } else {
+                None
+            }
         } else {
             match rx.recv() {
                 Ok(c) => Some(c),
@@ -590,16 +601,18 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
                 }
                 CoreCmd::Quit => return,
             }
+            last = clock.now();
             continue;
         }
-        let t0 = clock.now();
-        let work = lcore.poll(t0);
-        let dt = clock.now().saturating_sub(t0);
-        if work > 0 {
+        let now = clock.now();
+        let dt = now.saturating_sub(last);
+        if last_busy {
             counters.busy_ns.add(dt);
         } else {
             counters.idle_ns.add(dt);
         }
+        last = now;
+        last_busy = lcore.poll(now) > 0;
     }
 }
 

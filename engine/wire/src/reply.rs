@@ -94,8 +94,11 @@ pub fn icmp_echo_reply_in_place(frame: &mut [u8], eth: &EthInfo, our_mac: MacAdd
 /// No-op on frames shorter than 12 bytes.
 pub fn swap_macs(frame: &mut [u8]) {
     if let Some(macs) = frame.get_mut(..12) {
-        let (dst, src) = macs.split_at_mut(6);
-        dst.swap_with_slice(src);
+        // Fixed-size copies: the compiler turns them into a few wide moves.
+        let mut dst = [0u8; 6];
+        dst.copy_from_slice(&macs[..6]);
+        macs.copy_within(6..12, 0);
+        macs[6..].copy_from_slice(&dst);
     }
 }
 
