@@ -410,6 +410,7 @@ impl<P: Port> Node<P> {
             cookies_sent: a.cookies_sent + s.cookies_sent,
             cookies_accepted: a.cookies_accepted + s.cookies_accepted,
             cookies_invalid: a.cookies_invalid + s.cookies_invalid,
+            time_wait_reused: a.time_wait_reused + s.time_wait_reused,
         });
         let to_json = |r: &crate::tcp::ConnRow| {
             json!({
@@ -428,7 +429,7 @@ impl<P: Port> Node<P> {
             "rst_stray_ack": sum.rst_stray_ack, "rst_rate_limited": sum.rst_rate_limited,
             "rst_ignored": sum.rst_ignored, "refused_full": sum.refused_full,
             "cookies_sent": sum.cookies_sent, "cookies_accepted": sum.cookies_accepted,
-            "cookies_invalid": sum.cookies_invalid,
+            "cookies_invalid": sum.cookies_invalid, "time_wait_reused": sum.time_wait_reused,
         });
         if json {
             return Reply::json(json!({ "conns": conns, "recent": closed, "table": table }));

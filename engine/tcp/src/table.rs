@@ -81,6 +81,9 @@ pub struct TableStats {
     pub cookies_accepted: u64,
     /// ACKs carrying an invalid cookie.
     pub cookies_invalid: u64,
+    /// TIME-WAIT slots given to new connections (table full, or a new SYN
+    /// for the same 4-tuple).
+    pub time_wait_reused: u64,
 }
 
 /// What the table did with a segment.
@@ -310,6 +313,17 @@ impl Table {
     ) -> Dispatch {
         let t = FourTuple { local, remote };
         if let Some(id) = self.index.get(&t).copied() {
+            // RFC 1122 4.2.2.13: a new SYN may reopen a connection in
+            // TIME-WAIT when its sequence number is past the old one's.
+            let reopen = self.slots[id].as_ref().is_some_and(|c| {
+                c.state() == State::TimeWait && is_syn(seg) && Seq(seg.seq).gt(c.seqs().2)
+            });
+            if reopen {
+                self.drop_slot(id);
+                self.stats.time_wait_reused += 1;
+            }
+        }
+        if let Some(id) = self.index.get(&t).copied() {
             if let Some(c) = self.slots[id].as_mut() {
                 let was = c.state();
                 c.handle_segment(now, seg);
@@ -379,6 +393,18 @@ impl Table {
     }
 
     fn on_syn(&mut self, now: u64, t: FourTuple, seg: &Segment) -> Dispatch {
+        if self.free.is_empty() {
+            // A full table gives up a TIME-WAIT slot before refusing anyone
+            // (the wait only guards against old duplicates of that 4-tuple).
+            let tw = self
+                .slots
+                .iter()
+                .position(|c| c.as_ref().is_some_and(|c| c.state() == State::TimeWait));
+            if let Some(id) = tw {
+                self.drop_slot(id);
+                self.stats.time_wait_reused += 1;
+            }
+        }
         let full = self.free.is_empty();
         if self.syn_received >= self.cfg.syn_backlog || full {
             if self.cfg.syn_cookies {
@@ -493,6 +519,18 @@ impl Table {
             self.after_change(id, was, now);
         }
         self.expired = expired;
+    }
+
+    /// Frees a slot whatever its connection's state (TIME-WAIT reuse).
+    fn drop_slot(&mut self, id: ConnId) {
+        if let Some(c) = self.slots[id].take() {
+            self.index.remove(&FourTuple {
+                local: c.local,
+                remote: c.remote,
+            });
+            self.free.push(id);
+            self.stats.closed += 1;
+        }
     }
 
     /// Frees a closed connection's slot. Returns whether it was freed.

@@ -203,3 +203,53 @@ fn timers_fire_through_the_wheel() {
         .unwrap();
     assert_eq!(again.hdr.flags, SYN, "SYN retransmitted");
 }
+
+#[test]
+fn time_wait_slots_are_reused_when_the_table_is_full() {
+    let mut t = Table::new(TableConfig {
+        capacity: 1,
+        syn_cookies: false,
+        ..TableConfig::default()
+    });
+    t.listen(80);
+    let r1 = SocketAddrV4::new(C, 1);
+    let Dispatch::Accepted(id) = t.handle(0, local(), r1, &s(100, 0, SYN, b"")) else {
+        panic!()
+    };
+    let mut buf = [0u8; 64];
+    let synack = t
+        .get_mut(id)
+        .unwrap()
+        .poll_transmit(0, &mut buf)
+        .unwrap()
+        .hdr;
+    t.handle(
+        1,
+        local(),
+        r1,
+        &s(101, synack.seq.wrapping_add(1), ACK, b""),
+    );
+    // We close first: FIN, its ACK, the peer's FIN: TIME-WAIT.
+    t.get_mut(id).unwrap().close();
+    let fin = t
+        .get_mut(id)
+        .unwrap()
+        .poll_transmit(2, &mut buf)
+        .unwrap()
+        .hdr;
+    t.handle(
+        3,
+        local(),
+        r1,
+        &s(101, fin.seq.wrapping_add(1), ACK | FIN, b""),
+    );
+    assert_eq!(t.get(id).unwrap().state(), State::TimeWait);
+    // Another client: the TIME-WAIT slot makes room.
+    let r2 = SocketAddrV4::new(C, 2);
+    assert!(matches!(
+        t.handle(4, local(), r2, &s(7, 0, SYN, b"")),
+        Dispatch::Accepted(_)
+    ));
+    assert_eq!(t.stats().time_wait_reused, 1);
+    assert_eq!(t.stats().refused_full, 0);
+}
