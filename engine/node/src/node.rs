@@ -572,7 +572,7 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
         polls = polls.wrapping_add(1);
         let cmd = if lcore.is_running() {
             // Draining the channel every 16 polls keeps it off most bursts.
-            if polls % 16 == 0 {
+            if polls.is_multiple_of(16) {
                 rx.try_recv().ok()
             } else {
                 None
