@@ -120,6 +120,12 @@ fn chargen_byte(pos: usize) -> u8 {
     }
 }
 
+/// One period of the chargen stream (95 lines of 74 bytes), built once.
+fn chargen_period() -> &'static [u8] {
+    static PERIOD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PERIOD.get_or_init(|| (0..95 * 74).map(chargen_byte).collect())
+}
+
 /// A core's TCP stack.
 #[derive(Debug)]
 pub struct TcpStack {
@@ -300,14 +306,20 @@ impl TcpStack {
                     arp_at: None,
                     pace: (0, 0),
                 });
-                self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst);
+                if self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst) {
+                    self.pending.push(id);
+                }
             }
             Dispatch::Conn(id) => {
                 counters.consumed.inc();
                 if let Some(m) = self.meta[id].as_mut() {
                     m.peer_mac = Some(eth_src);
                 }
-                self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst);
+                if self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst)
+                    && !self.pending.contains(&id)
+                {
+                    self.pending.push(id);
+                }
             }
         }
     }
@@ -507,13 +519,16 @@ impl TcpStack {
             },
             App::Chargen => {
                 while c.recv_discard(usize::MAX) > 0 {}
-                if !c.at_eof() {
-                    let room = c.send_room().min(self.scratch.len());
-                    for (i, b) in self.scratch[..room].iter_mut().enumerate() {
-                        *b = chargen_byte(m.chargen_pos + i);
-                    }
-                    let n = c.send(&self.scratch[..room]);
+                // The RFC 864 stream repeats every 95 lines: send from a
+                // precomputed copy of one period.
+                while !c.at_eof() && c.send_room() > 0 {
+                    let pat = chargen_period();
+                    let off = m.chargen_pos % pat.len();
+                    let n = c.send(&pat[off..]);
                     m.chargen_pos += n;
+                    if n == 0 {
+                        break;
+                    }
                 }
             }
         }

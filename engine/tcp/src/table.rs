@@ -128,8 +128,8 @@ impl Wheel {
         self.slots[s].push((deadline, id));
     }
 
-    /// Takes the ids whose deadline is at or before `now`.
-    fn expire(&mut self, now: u64, out: &mut Vec<ConnId>) {
+    /// Takes the (deadline, id) entries due at or before `now`.
+    fn expire(&mut self, now: u64, out: &mut Vec<(u64, ConnId)>) {
         if now < self.done_until {
             return;
         }
@@ -141,7 +141,7 @@ impl Wheel {
             let s = ((first + k) % n) as usize;
             self.slots[s].retain(|&(d, id)| {
                 if d <= now {
-                    out.push(id);
+                    out.push((d, id));
                     false
                 } else {
                     true
@@ -161,7 +161,10 @@ pub struct Table {
     index: HashMap<FourTuple, ConnId>,
     listeners: Vec<u16>,
     wheel: Wheel,
-    expired: Vec<ConnId>,
+    expired: Vec<(u64, ConnId)>,
+    /// The deadline each slot has filed in the wheel (`u64::MAX`: none), so
+    /// that a connection keeps one live entry however often it is rearmed.
+    filed: Vec<u64>,
     syn_received: usize,
     rst_window: (u64, u32),
     stats: TableStats,
@@ -184,6 +187,7 @@ impl Table {
             listeners: Vec::new(),
             wheel: Wheel::new(1024, 1_000_000),
             expired: Vec::with_capacity(cap),
+            filed: vec![u64::MAX; cap],
             syn_received: 0,
             rst_window: (0, 0),
             stats: TableStats::default(),
@@ -265,6 +269,7 @@ impl Table {
             self.syn_received += 1;
         }
         self.slots[id] = Some(c);
+        self.filed[id] = u64::MAX;
         self.index.insert(t, id);
         self.stats.opened += 1;
         self.rearm(id, now);
@@ -298,8 +303,13 @@ impl Table {
 
     /// Files a connection's next deadline in the wheel (call after any change).
     pub fn rearm(&mut self, id: ConnId, _now: u64) {
+        // Only an earlier deadline needs a new entry: a later one is found
+        // when the filed entry comes due (and refiled then).
         if let Some(t) = self.get(id).and_then(|c| c.poll_timeout()) {
-            self.wheel.insert(t, id);
+            if t < self.filed[id] {
+                self.filed[id] = t;
+                self.wheel.insert(t, id);
+            }
         }
     }
 
@@ -504,17 +514,19 @@ impl Table {
         let mut expired = std::mem::take(&mut self.expired);
         expired.clear();
         self.wheel.expire(now, &mut expired);
-        for &id in &expired {
+        for &(d, id) in &expired {
+            // A superseded entry (an earlier one was filed since): skip.
+            if self.filed[id] != d {
+                continue;
+            }
+            self.filed[id] = u64::MAX;
             let Some(c) = self.slots[id].as_mut() else {
                 continue;
             };
             let was = c.state();
-            match c.poll_timeout() {
-                Some(t) if t <= now => {
-                    c.handle_timeout(now);
-                    touched.push(id);
-                }
-                _ => {}
+            if c.poll_timeout().is_some_and(|t| t <= now) {
+                c.handle_timeout(now);
+                touched.push(id);
             }
             self.after_change(id, was, now);
         }
