@@ -54,7 +54,8 @@ impl Row {
     }
 }
 
-/// Prints the table and the summary line; returns the table as Markdown.
+/// Prints the table, the same table as Markdown, the command and, last, the
+/// summary line; returns the Markdown table.
 pub fn report(bench: &str, peer: &str, command: &str, rows: &[Row]) -> String {
     let mut md = format!(
         "| row | anyedge | {peer} | ratio | rounds (anyedge / {peer}) |\n|---|---|---|---|---|\n"
@@ -93,7 +94,9 @@ pub fn report(bench: &str, peer: &str, command: &str, rows: &[Row]) -> String {
         );
     }
     let worst = rows.iter().min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
-    println!("\ncommand: {command}");
+    // The Markdown table for bench/RESULTS.md, then the summary line last.
+    println!("\n{md}");
+    println!("command: {command}");
     match worst {
         Some(w) => println!("{bench}: ratio={:.2} (worst row: {})", w.ratio(), w.name),
         None => println!("{bench}: ratio=0.00 (worst row: none measured)"),
@@ -114,6 +117,28 @@ pub fn anyedge_bin() -> Result<PathBuf> {
     if !p.exists() {
         bail!(
             "{} is missing: build it first (cargo build --release -p anyedge-tools) or set ANYEDGE",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// Path of the DPDK build of `anyedge`: `$ANYEDGE_DPDK`, else
+/// `anyedge-dpdk` next to this benchmark's binary (tools/scripts/test-all.sh
+/// makes it).
+pub fn anyedge_dpdk_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("ANYEDGE_DPDK") {
+        return Ok(PathBuf::from(p));
+    }
+    let me = std::env::current_exe()?;
+    let p = me
+        .parent()
+        .context("benchmark binary has no directory")?
+        .join("anyedge-dpdk");
+    if !p.exists() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p anyedge-tools --features dpdk && \
+             cp target/release/anyedge target/release/anyedge-dpdk) or set ANYEDGE_DPDK",
             p.display()
         );
     }

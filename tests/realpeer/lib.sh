@@ -11,6 +11,9 @@
 #
 # Environment knobs:
 #   ANYEDGE       engine binary (default: <repo>/target/release/anyedge)
+#   ANYEDGE_DPDK  the DPDK build of the engine, for test_dpdk_*.sh (no
+#                 default: those tests FAIL when it is unset; test-all.sh
+#                 builds it as target/release/anyedge-dpdk and sets it)
 #   FWD           anyedge|testpmd: what forwards the packets (tests that support it)
 #   TESTPMD       dpdk-testpmd binary (default: dpdk-testpmd on PATH)
 #   PYTHON        python3 with scapy (default: python3 on PATH)
@@ -38,6 +41,7 @@ AE_PID_NAMES=()   # parallel to AE_PIDS, for messages
 AE_NSES=()        # namespaces we created
 AE_LOGS=()        # logs to show on failure
 AE_DPDK_PREFIXES=()
+AE_CLEANUP_CMDS=() # extra teardown commands (eval'd last, e.g. hugepage release)
 ENGINE_PID=""
 ENGINE_LOG=""
 ENGINE_SOCK=""
@@ -106,6 +110,35 @@ require_engine() {
         testpmd) require_cmd "$TESTPMD" ;;
         *) die "FWD must be anyedge or testpmd, not '$FWD'" ;;
     esac
+}
+
+# require_dpdk_engine: use the DPDK build of the engine ($ANYEDGE_DPDK) for
+# start_engine and ctl. Unset or missing is a failure, never a skip.
+require_dpdk_engine() {
+    [[ -n ${ANYEDGE_DPDK:-} ]] ||
+        die "ANYEDGE_DPDK is not set: build the DPDK engine (cargo build --release -p anyedge-tools --features dpdk && cp target/release/anyedge target/release/anyedge-dpdk) and export ANYEDGE_DPDK=target/release/anyedge-dpdk (tools/scripts/test-all.sh does both)"
+    [[ -x $ANYEDGE_DPDK ]] || die "ANYEDGE_DPDK=$ANYEDGE_DPDK is not an executable file"
+    ldd "$ANYEDGE_DPDK" 2>/dev/null | grep -q librte_eal ||
+        die "ANYEDGE_DPDK=$ANYEDGE_DPDK is not linked with DPDK (built without --features dpdk?)"
+    ANYEDGE=$ANYEDGE_DPDK
+    FWD=anyedge
+}
+
+# dpdk_prefix VAR NAME: a DPDK --file-prefix unique to this run, test and
+# NAME, stored in VAR and removed from /var/run/dpdk at cleanup.
+dpdk_prefix() {
+    local p="${AE_NS_PREFIX}$2"
+    AE_DPDK_PREFIXES+=("$p")
+    printf -v "$1" '%s' "$p"
+}
+
+# port_xstat PORT NAME: one value of `show port xstats all json` (0 if absent).
+port_xstat() {
+    "$PYTHON" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+p = [p for p in d["ports"] if p["id"] == int(sys.argv[2])][0]
+print(p["xstats"].get(sys.argv[3], 0))' "$(ectl 'show port xstats all json')" "$1" "$2"
 }
 
 # now_ms: monotonic-enough wall clock in milliseconds.
@@ -384,6 +417,9 @@ ae_cleanup() {
     done
     for p in "${AE_DPDK_PREFIXES[@]}"; do
         [[ -n $p && -d /var/run/dpdk/$p ]] && rm -rf "/var/run/dpdk/${p:?}"
+    done
+    for p in "${AE_CLEANUP_CMDS[@]}"; do
+        eval "$p" || echo "warning: cleanup '$p' failed" >&2
     done
     if [[ ${AE_KEEP_TMP:-0} == 1 ]]; then
         echo "kept temp dir $AE_TMP"

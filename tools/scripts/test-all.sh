@@ -8,9 +8,13 @@
 #   1. system packages (apt-get; skipped only when all are already installed)
 #   2. scapy for the python3 on PATH
 #   3. cargo fmt --check        4. cargo clippy -D warnings
-#   5. cargo test               6. cargo build --release -p anyedge-tools
-#   7. real-peer tests (tests/realpeer/run-all.sh, namespaces + TAPs)
-#   8. fuzz smoke (each fuzz target 30 s)
+#   5. cargo clippy with the DPDK feature (-D warnings)
+#   6. cargo test               7. cargo test of the DPDK port (--features dpdk)
+#   8. cargo build --release -p anyedge-tools, with and without the DPDK
+#      feature (the DPDK build is kept as target/release/anyedge-dpdk)
+#   9. real-peer tests (tests/realpeer/run-all.sh, namespaces + TAPs; the
+#      test_dpdk_* ones run ANYEDGE_DPDK)
+#  10. fuzz smoke (each fuzz target 30 s)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -48,7 +52,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 # ---------------------------------------------------------------------------
-banner "1/8 system packages"
+banner "1/10 system packages"
 PKGS=(iproute2 iputils-ping arping curl wget socat python3 python3-pip pkg-config
     dpdk dpdk-dev libdpdk-dev nginx-light wrk
     build-essential) # build-essential: C/C++ compiler for cargo-fuzz's libFuzzer
@@ -70,7 +74,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-banner "2/8 scapy for $(command -v python3 || echo 'python3 (not found!)')"
+banner "2/10 scapy for $(command -v python3 || echo 'python3 (not found!)')"
 command -v python3 >/dev/null || { echo "python3 is not on PATH" >&2; exit 1; }
 if python3 -c 'import scapy' 2>/dev/null; then
     echo "scapy already importable"
@@ -94,27 +98,52 @@ command -v cargo >/dev/null || {
 cargo --version
 rustc --version
 
-banner "3/8 cargo fmt --all -- --check"
+banner "3/10 cargo fmt --all -- --check"
 cargo fmt --all -- --check
 step_ok
 
-banner "4/8 cargo clippy --workspace --all-targets -- -D warnings"
+banner "4/10 cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step_ok
 
-banner "5/8 cargo test --workspace"
+banner "5/10 cargo clippy with the DPDK feature -- -D warnings"
+# dpdk-sys finds DPDK with pkg-config (packages dpdk, dpdk-dev, libdpdk-dev,
+# pkg-config from step 1); no bindgen, so no libclang.
+pkg-config --modversion libdpdk
+cargo clippy -p anyedge-tools --features dpdk -- -D warnings
+cargo clippy -p anyedge-port -p dpdk-sys -p anyedge-bench --features anyedge-port/dpdk,dpdk-sys/link,anyedge-bench/dpdk --all-targets -- -D warnings
+step_ok
+
+banner "6/10 cargo test --workspace"
 cargo test --workspace
 step_ok
 
-banner "6/8 cargo build --release -p anyedge-tools"
-cargo build --release -p anyedge-tools
-ANYEDGE="${CARGO_TARGET_DIR:-$REPO/target}/release/anyedge"
-[[ -x $ANYEDGE ]] || { echo "build succeeded but $ANYEDGE is missing" >&2; exit 1; }
-export ANYEDGE
+banner "7/10 cargo test -p anyedge-port --features dpdk (EAL in-process, net_ring + net_null)"
+cargo test -p anyedge-port --features dpdk
+cargo test -p dpdk-sys --features link
 step_ok
 
+banner "8/10 cargo build --release -p anyedge-tools (with and without --features dpdk)"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}/release"
+# The DPDK build first, kept under its own name; then the plain build, which
+# puts the software-port binary back at target/release/anyedge.
+cargo build --release -p anyedge-tools --features dpdk
+cp "$TARGET/anyedge" "$TARGET/anyedge-dpdk"
+cargo build --release -p anyedge-tools
+ANYEDGE="$TARGET/anyedge"
+ANYEDGE_DPDK="$TARGET/anyedge-dpdk"
+[[ -x $ANYEDGE ]] || { echo "build succeeded but $ANYEDGE is missing" >&2; exit 1; }
+[[ -x $ANYEDGE_DPDK ]] || { echo "build succeeded but $ANYEDGE_DPDK is missing" >&2; exit 1; }
+if ldd "$ANYEDGE" | grep -q librte_eal; then
+    echo "$ANYEDGE is linked with DPDK: the plain build did not replace it" >&2
+    exit 1
+fi
+ldd "$ANYEDGE_DPDK" | grep -q librte_eal || { echo "$ANYEDGE_DPDK is not linked with DPDK" >&2; exit 1; }
+export ANYEDGE ANYEDGE_DPDK
+step_ok "anyedge and anyedge-dpdk"
+
 # ---------------------------------------------------------------------------
-banner "7/8 real-peer tests (tests/realpeer/run-all.sh, FWD=anyedge)"
+banner "9/10 real-peer tests (tests/realpeer/run-all.sh, FWD=anyedge, ANYEDGE_DPDK for test_dpdk_*)"
 REALPEER_LOG=$(mktemp /tmp/anyedge-realpeer.XXXXXX.log)
 FWD=anyedge bash tests/realpeer/run-all.sh 2>&1 | tee "$REALPEER_LOG"
 REALPEER_LINE=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$REALPEER_LOG" | tail -n 1 || true)
@@ -122,7 +151,7 @@ rm -f "$REALPEER_LOG"
 step_ok "$REALPEER_LINE"
 
 # ---------------------------------------------------------------------------
-banner "8/8 fuzz smoke (30 s per target)"
+banner "10/10 fuzz smoke (30 s per target)"
 # fuzz/ is part of the repository: a missing project is a failure, not a skip.
 [[ -f fuzz/Cargo.toml ]] || { echo "fuzz/Cargo.toml is missing" >&2; exit 1; }
 if ! cargo fuzz --version >/dev/null 2>&1; then

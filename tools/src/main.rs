@@ -10,6 +10,8 @@ mod ctl;
 mod demo;
 mod eal;
 mod run;
+#[cfg(feature = "dpdk")]
+mod run_dpdk;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -6,10 +6,15 @@
 //! SIGINT or SIGTERM.
 
 use crate::{console, ctl, eal};
-use anyedge_node::{Control, FwdMode, Node, NodeConfig, Reply, RunOptions, Threading};
-use anyedge_port::null::NullPort;
-use anyedge_port::sw::SwPort;
-use anyedge_port::tap::{TapConfig, TapPort};
+#[cfg(not(feature = "dpdk"))]
+use anyedge_node::Node;
+use anyedge_node::{Control, FwdMode, NodeConfig, Reply, RunOptions, Threading};
+#[cfg(not(feature = "dpdk"))]
+use anyedge_port::{
+    null::NullPort,
+    sw::SwPort,
+    tap::{TapConfig, TapPort},
+};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use std::path::PathBuf;
@@ -60,7 +65,8 @@ pub struct AppArgs {
     /// Destination MAC for mac/txonly modes: `PORT,XX:XX:XX:XX:XX:XX` (repeatable).
     #[arg(long = "eth-peer", value_name = "PORT,MAC")]
     pub eth_peer: Vec<String>,
-    /// Frame buffers per port.
+    /// Frame buffers per port; on the DPDK build, mbufs in the shared pool
+    /// (testpmd's meaning), raised to what the queues need.
     #[arg(long = "total-num-mbufs", default_value_t = 8192, value_name = "N")]
     pub total_num_mbufs: usize,
 }
@@ -119,6 +125,9 @@ pub fn run(args: Vec<String>) -> Result<()> {
         mode,
         eth_peers,
     };
+    #[cfg(feature = "dpdk")]
+    let (node, dpdk) = crate::run_dpdk::build_node(&eal, &app, cfg, opts)?;
+    #[cfg(not(feature = "dpdk"))]
     let node: Box<dyn Control> = {
         let ports = open_ports(&eal, &app)?;
         log::info!("frame buffers in process memory: no hugepages without the DPDK port");
@@ -153,6 +162,8 @@ pub fn run(args: Vec<String>) -> Result<()> {
     let _ = sup.join();
     let mut node = engine.node.lock().unwrap_or_else(|p| p.into_inner());
     node.shutdown();
+    #[cfg(feature = "dpdk")]
+    dpdk.close();
     if let Some(path) = &app.ctl_socket {
         let _ = std::fs::remove_file(path);
     }
@@ -174,6 +185,7 @@ fn supervise(engine: &Engine, period: Option<Duration>) {
     }
 }
 
+#[cfg(not(feature = "dpdk"))]
 fn open_ports(eal: &eal::Eal, app: &AppArgs) -> Result<Vec<SwPort>> {
     if eal.devices.is_empty() {
         bail!("no ports: give a device, e.g. --vdev net_tap0,iface=ae0");

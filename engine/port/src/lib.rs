@@ -14,11 +14,17 @@
 //!   for tests, the simulator and benchmarks;
 //! - [`tap`]: a Linux TAP interface (`--vdev net_tap0,iface=NAME`);
 //! - [`null`]: endless receive and free-on-transmit, as DPDK's net_null
-//!   (`--vdev net_null0`), for forwarding benchmarks.
+//!   (`--vdev net_null0`), for forwarding benchmarks;
+//! - `dpdk` (cargo feature `dpdk`): any DPDK ethdev (a NIC with `-a`, or the
+//!   net_tap, net_null, net_ring and net_memif vdevs), with the mbuf as the
+//!   frame buffer.
 #![deny(unsafe_code)]
 
 pub mod buf;
 pub mod counters;
+#[cfg(feature = "dpdk")]
+#[allow(unsafe_code)] // FFI to DPDK: one of the two places unsafe lives (DESIGN.md section 2).
+pub mod dpdk;
 pub mod mem;
 pub mod null;
 pub mod sw;
@@ -39,6 +45,11 @@ pub struct PortCaps {
     pub rx_l4_csum: bool,
     /// The port fills IPv4/TCP/UDP checksums on transmit.
     pub tx_csum: bool,
+    /// The port sends chained (multi-segment) frames, e.g. a header buffer
+    /// followed by zero-copy content.
+    pub tx_multi_seg: bool,
+    /// The port segments TCP in hardware (TSO).
+    pub tx_tso: bool,
 }
 
 /// Static facts about a port, for `show port info`.

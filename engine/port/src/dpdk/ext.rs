@@ -1,0 +1,168 @@
+//! [`ExtRegion`]: memory the engine owns that mbufs point into, so content is
+//! sent without a copy (DESIGN.md section 2, zero-copy content).
+//!
+//! A region holds its bytes and a `rte_mbuf_ext_shared_info` whose reference
+//! count is one for the region handle plus one per attached mbuf. An mbuf made
+//! by [`ExtRegion::segment`] points at a slice of the region
+//! (`rte_pktmbuf_attach_extbuf`); the protocol code writes the headers into a
+//! normal mbuf and [`DpdkBuf::chain`]s the content segment after it. When the
+//! driver has sent the frame and frees the chain, DPDK drops the reference;
+//! the memory is freed when the last mbuf and the last handle are gone, in
+//! whichever order that happens.
+//!
+//! The region here is plain process memory, which software drivers (net_tap,
+//! net_ring, net_memif) read by virtual address. A NIC that DMAs needs the
+//! memory registered with DPDK (`rte_extmem_register` and `rte_dev_dma_map`,
+//! or hugepage memory from the EAL); the content cache's hugepage region does
+//! that.
+
+use super::mbuf::DpdkBuf;
+use dpdk_sys::{rte_mbuf_ext_shared_info, rte_mempool};
+use std::os::raw::c_void;
+use std::ptr::NonNull;
+
+struct RegionInner {
+    // Must stay first-touched by DPDK only through its pointer: the inner
+    // block never moves (boxed) while any mbuf refers to it.
+    shinfo: rte_mbuf_ext_shared_info,
+    mem: Box<[u8]>,
+}
+
+/// An owned content region that mbufs can point into.
+pub struct ExtRegion {
+    inner: NonNull<RegionInner>,
+}
+
+// SAFETY: the region's bytes are immutable after creation, and the shared
+// reference count is updated with DPDK's atomic helpers. ExtRegion is not
+// Sync: rte_mbuf_ext_refcnt_update takes a non-atomic fast path when the
+// count is 1, which is only sound while a single thread holds the only
+// reference, as a !Sync, single-owner handle guarantees.
+unsafe impl Send for ExtRegion {}
+
+/// Frees the region when the last reference is gone (DPDK calls it from
+/// `rte_pktmbuf_free` of the last attached mbuf; [`ExtRegion`]'s drop calls
+/// it when no mbuf is left).
+unsafe extern "C" fn free_region(_addr: *mut c_void, opaque: *mut c_void) {
+    // SAFETY: opaque is the Box<RegionInner> leaked by ExtRegion::new, and the
+    // reference count just reached zero, so nothing refers to it any more.
+    drop(unsafe { Box::from_raw(opaque.cast::<RegionInner>()) });
+}
+
+impl ExtRegion {
+    /// A region holding `bytes`.
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> ExtRegion {
+        let inner = Box::new(RegionInner {
+            shinfo: rte_mbuf_ext_shared_info {
+                free_cb: None,
+                fcb_opaque: std::ptr::null_mut(),
+                refcnt: 0,
+            },
+            mem: bytes.into(),
+        });
+        let p = Box::into_raw(inner);
+        // SAFETY: p is a valid, exclusively owned RegionInner; the shared
+        // info gets refcount 1 (this handle) and the callback that frees p.
+        unsafe {
+            dpdk_sys::ae_ext_shinfo_init(
+                std::ptr::addr_of_mut!((*p).shinfo),
+                Some(free_region),
+                p.cast::<c_void>(),
+            );
+        }
+        ExtRegion {
+            // SAFETY: Box::into_raw never returns null.
+            inner: unsafe { NonNull::new_unchecked(p) },
+        }
+    }
+
+    fn shinfo(&self) -> *mut rte_mbuf_ext_shared_info {
+        // SAFETY: inner is alive while self holds a reference.
+        unsafe { std::ptr::addr_of_mut!((*self.inner.as_ptr()).shinfo) }
+    }
+
+    /// The region's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: inner is alive while self holds a reference; the bytes are
+        // never written after creation.
+        unsafe { &(*self.inner.as_ptr()).mem }
+    }
+
+    /// Length of the region.
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// Whether the region is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// Current reference count: 1 for this handle plus one per live mbuf
+    /// (and per clone of the handle).
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: reads the count of a live shared info.
+        unsafe { dpdk_sys::ae_ext_refcnt_read(self.shinfo()) }
+    }
+
+    /// An mbuf from `pool` pointing at `len` bytes of the region from `off`,
+    /// with no copy; `None` when the range is outside the region, longer
+    /// than 65535 bytes, or the pool is empty.
+    pub(crate) fn segment_from(
+        &self,
+        pool: *mut rte_mempool,
+        off: usize,
+        len: usize,
+    ) -> Option<DpdkBuf> {
+        let end = off.checked_add(len)?;
+        if end > self.len() || len > usize::from(u16::MAX) {
+            return None;
+        }
+        // SAFETY: pool is a live mempool (pools are never freed).
+        let m = unsafe { dpdk_sys::ae_mbuf_alloc(pool) };
+        // SAFETY: a fresh mbuf from the pool is exclusively ours.
+        let b = unsafe { DpdkBuf::from_raw(m) }?;
+        // SAFETY: addr..addr+len lies inside the region (checked above); the
+        // attach takes one reference on the shared info, which keeps the
+        // region alive until the mbuf is freed; the mbuf is fresh and direct.
+        unsafe {
+            let addr = (*self.inner.as_ptr()).mem.as_ptr().add(off) as *mut c_void;
+            let iova = match dpdk_sys::ae_virt2iova(addr) {
+                u64::MAX => addr as u64, // not EAL memory: software drivers use the VA
+                iova => iova,
+            };
+            dpdk_sys::ae_mbuf_attach_extbuf(b.as_ptr(), addr, iova, len as u16, self.shinfo());
+        }
+        Some(b)
+    }
+}
+
+impl Clone for ExtRegion {
+    fn clone(&self) -> Self {
+        // SAFETY: self holds a reference, so the count is >= 1 and the shared
+        // info is alive; the new handle owns the added reference.
+        unsafe { dpdk_sys::ae_ext_refcnt_update(self.shinfo(), 1) };
+        ExtRegion { inner: self.inner }
+    }
+}
+
+impl Drop for ExtRegion {
+    fn drop(&mut self) {
+        // SAFETY: this handle's reference is given up; if it was the last
+        // one, no mbuf refers to the region any more and it is freed here.
+        unsafe {
+            if dpdk_sys::ae_ext_refcnt_update(self.shinfo(), -1) == 0 {
+                free_region(std::ptr::null_mut(), self.inner.as_ptr().cast::<c_void>());
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ExtRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtRegion")
+            .field("len", &self.len())
+            .field("refcnt", &self.refcnt())
+            .finish()
+    }
+}

@@ -1,0 +1,238 @@
+//! Tests of the DPDK port in-process, on vdevs that need no NIC and no root
+//! network setup: net_ring0 (its TX ring is its RX ring, a loopback) and
+//! net_null0. The EAL is initialised once per test process (`--no-shconf
+//! --no-huge --no-pci`), and the tests share the ports under a lock.
+
+use super::*;
+use crate::{FrameBuf, Port, RxQueue, TxQueue};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+struct Fixture {
+    eal: Eal,
+    ring: (DpdkRx, DpdkTx),
+    null: (DpdkRx, DpdkTx),
+    ports: Vec<DpdkPort>,
+}
+
+fn fixture() -> MutexGuard<'static, Fixture> {
+    static F: OnceLock<Mutex<Fixture>> = OnceLock::new();
+    F.get_or_init(|| {
+        remove_stale_runtime_dirs();
+        let args: Vec<String> = format!(
+            "-l 0 --no-huge -m 256 --no-pci --no-shconf --no-telemetry --log-level=warning \
+             --file-prefix ae-port-test-{} --vdev net_ring0 --vdev net_null0",
+            std::process::id()
+        )
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+        let eal = Eal::init(&args).expect("rte_eal_init (needs root)");
+        assert!(Eal::init(&args).is_err(), "a second EAL init is refused");
+        assert!(!eal.hugepages());
+        let cfg = DpdkConfig {
+            total_mbufs: 4096,
+            ..DpdkConfig::default()
+        };
+        let mut ports = DpdkPort::open_all(&eal, &cfg).expect("open ports");
+        assert_eq!(ports.len(), 2);
+        let (mut rx, mut tx) = ports[0].take_queues();
+        let ring = (rx.remove(0), tx.remove(0));
+        let (mut rx, mut tx) = ports[1].take_queues();
+        let null = (rx.remove(0), tx.remove(0));
+        Mutex::new(Fixture {
+            eal,
+            ring,
+            null,
+            ports,
+        })
+    })
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+}
+
+/// DPDK leaves /var/run/dpdk/PREFIX behind; remove those of earlier test
+/// processes that are gone (bounded: only this test's own prefix).
+fn remove_stale_runtime_dirs() {
+    let Ok(dir) = std::fs::read_dir("/var/run/dpdk") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("ae-port-test-") {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+#[test]
+fn ports_report_dev_info_and_link() {
+    let f = fixture();
+    let ring = f.ports[0].info();
+    assert_eq!(ring.driver, "net_ring");
+    assert_eq!(ring.name, "net_ring0");
+    assert_eq!((ring.rxq, ring.txq), (1, 1));
+    let null = f.ports[1].info();
+    assert_eq!(null.driver, "net_null");
+    assert!(f.ports.iter().all(|p| p.link_up()));
+    assert!(f.ports[1]
+        .dev_info()
+        .iter()
+        .any(|(k, _)| *k == "max_rx_queues"));
+    let x = f.ports[0].xstats();
+    assert!(x.iter().any(|(k, _)| k == "rx_good_packets"), "{x:?}");
+    assert!(x.iter().any(|(k, _)| k == "anyedge_mbuf_pool_avail"));
+    assert!(f.eal.port_count() >= 2);
+}
+
+#[test]
+fn mbuf_is_the_frame_buffer_with_headroom() {
+    let mut f = fixture();
+    let mut b = f.ring.1.alloc().expect("mbuf");
+    assert_eq!(b.headroom(), usize::from(dpdk_sys::RTE_PKTMBUF_HEADROOM));
+    assert!(b.is_empty());
+    assert_eq!(b.capacity(), 2048);
+    assert!(b.set_len(60));
+    b.data_mut().copy_from_slice(&[0xab; 60]);
+    b.prepend(4).unwrap().copy_from_slice(&[1, 2, 3, 4]);
+    assert_eq!((b.len(), b.pkt_len()), (64, 64));
+    assert_eq!(&b.data()[..5], &[1, 2, 3, 4, 0xab]);
+    assert!(b.adj(4));
+    assert_eq!(b.data(), &[0xab; 60][..]);
+    assert!(!b.set_len(4096));
+    assert!(b.prepend(1000).is_none());
+    b.reset();
+    assert!(b.is_empty());
+    assert_eq!(b.headroom(), 128);
+}
+
+#[test]
+fn frames_loop_through_net_ring_unchanged() {
+    let mut f = fixture();
+    let (rx, tx) = &mut f.ring;
+    let mut out = Vec::with_capacity(64);
+    for i in 0..10u8 {
+        let mut b = tx.alloc().unwrap();
+        assert!(b.set_len(100 + usize::from(i)));
+        b.data_mut().fill(i);
+        out.push(b);
+    }
+    assert_eq!(tx.tx_burst(&mut out), 10);
+    assert!(out.is_empty());
+    let mut got = Vec::with_capacity(64);
+    assert_eq!(rx.rx_burst(&mut got, 32), 10);
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b.len(), 100 + i);
+        assert!(b.data().iter().all(|&x| usize::from(x) == i));
+    }
+    // rx_burst never grows the vector beyond its capacity.
+    let mut tiny: Vec<DpdkBuf> = Vec::with_capacity(2);
+    tx.tx_burst(&mut got);
+    assert_eq!(rx.rx_burst(&mut tiny, 32), 2);
+    let mut rest = Vec::with_capacity(32);
+    assert_eq!(rx.rx_burst(&mut rest, 32), 8);
+}
+
+#[test]
+fn net_null_bursts_and_device_counters() {
+    let mut f = fixture();
+    let before = f.ports[1]
+        .queue_counters()
+        .iter()
+        .map(|c| c.snapshot().rx_packets)
+        .sum::<u64>();
+    let (rx, tx) = &mut f.null;
+    let mut v = Vec::with_capacity(64);
+    assert_eq!(rx.rx_burst(&mut v, 32), 32);
+    assert!(v.iter().all(|b| b.len() == 64));
+    assert_eq!(tx.tx_burst(&mut v), 32);
+    let after = f.ports[1]
+        .queue_counters()
+        .iter()
+        .map(|c| c.snapshot().rx_packets)
+        .sum::<u64>();
+    assert_eq!(after - before, 32, "rx_packets from rte_eth_stats_get");
+}
+
+#[test]
+fn zero_copy_payload_from_an_engine_region() {
+    let mut f = fixture();
+    let content: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let region = ExtRegion::new(content.clone());
+    assert_eq!(region.refcnt(), 1);
+    let avail0 = f.ports[0].xstats();
+    let (rx, tx) = &mut f.ring;
+
+    // Header mbuf (written by the protocol code) + content segment (no copy).
+    let mut head = tx.alloc().unwrap();
+    assert!(head.set_len(14));
+    head.data_mut().copy_from_slice(b"HEADER--HEADER");
+    let seg = tx.ext_segment(&region, 100, 1400).expect("ext segment");
+    assert!(seg.is_external());
+    assert_eq!(
+        seg.data().as_ptr(),
+        region.bytes()[100..].as_ptr(),
+        "the segment points into the region: no copy"
+    );
+    assert_eq!(region.refcnt(), 2);
+    head.chain(seg).unwrap();
+    assert_eq!((head.len(), head.pkt_len(), head.nb_segs()), (14, 1414, 2));
+    assert!(
+        tx.ext_segment(&region, 2900, 200).is_none(),
+        "out of the region"
+    );
+
+    let mut out = vec![head];
+    assert_eq!(tx.tx_burst(&mut out), 1);
+    let mut got = Vec::with_capacity(4);
+    assert_eq!(rx.rx_burst(&mut got, 4), 1);
+    let mut want = b"HEADER--HEADER".to_vec();
+    want.extend_from_slice(&content[100..1500]);
+    assert_eq!(got[0].to_vec(), want, "bytes arrive exactly");
+    drop(got);
+    assert_eq!(
+        region.refcnt(),
+        1,
+        "freeing the frame gives the reference back"
+    );
+
+    // The region may go first: the last mbuf frees it.
+    let clone = region.clone();
+    assert_eq!(region.refcnt(), 2);
+    drop(clone);
+    let seg = tx.ext_segment(&region, 0, 10).unwrap();
+    drop(region);
+    assert_eq!(seg.to_vec(), content[..10].to_vec());
+    drop(seg);
+    let avail = |x: &[(String, u64)]| {
+        x.iter()
+            .find(|(k, _)| k == "anyedge_mbuf_pool_avail")
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    assert_eq!(
+        avail(&f.ports[0].xstats()),
+        avail(&avail0),
+        "no mbuf leaked"
+    );
+}
+
+#[test]
+fn tx_checksum_offload_request_sets_the_mbuf_fields() {
+    use super::mbuf::TxL4Csum;
+    use dpdk_sys::mbuf_flags::{TX_IPV4, TX_IP_CKSUM, TX_TCP_CKSUM, TX_UDP_CKSUM};
+    let mut f = fixture();
+    let mut b = f.ring.1.alloc().unwrap();
+    b.request_tx_csum(14, 20, TxL4Csum::Tcp);
+    assert_eq!(
+        b.ol_flags() & (TX_IPV4 | TX_IP_CKSUM | TX_UDP_CKSUM),
+        TX_IPV4 | TX_IP_CKSUM | TX_TCP_CKSUM
+    );
+    // SAFETY: reads a field of the mbuf b owns.
+    let tx_offload = unsafe { (*b.as_ptr()).tx_offload };
+    assert_eq!(tx_offload & 0x7f, 14, "l2_len");
+    assert_eq!((tx_offload >> 7) & 0x1ff, 20, "l3_len");
+    b.reset();
+    assert_eq!(b.ol_flags(), 0, "reset clears the request");
+}
