@@ -440,3 +440,34 @@ finish() {
     if ((AE_FAIL > 0 || AE_PASS == 0)); then exit 1; fi
     exit 0
 }
+
+# start_http_engine NS CONTENT: the engine in cdn mode on TAP ae0 in NS,
+# serving CONTENT over HTTP on port 80 and the VIP; the kernel side of ae0
+# gets HOST_IP with a route to the VIP via PORT_IP, and the VIP must answer
+# ping. Uses the caller's PORT_IP, HOST_IP, VIP and AE_TMP.
+start_http_engine() {
+    local ns=$1 content=$2
+    cat >"$AE_TMP/node.toml" <<EOF
+[node]
+name = "edge-a"
+[[port]]
+ip = "$PORT_IP/24"
+gateway = "$HOST_IP"
+[anycast]
+vips = ["$VIP"]
+[http]
+port = 80
+[cache]
+dir = "$content"
+size = "512MiB"
+EOF
+    start_engine "$ns" -l 0-1 --vdev net_tap0,iface=ae0 --no-huge -m 512 \
+        --file-prefix "${AE_NS_PREFIX}eng" -- --forward-mode=cdn --config "$AE_TMP/node.toml" -a
+    wait_link "$ns" ae0 15
+    ip -n "$ns" addr add "$HOST_IP/24" dev ae0
+    ip -n "$ns" link set ae0 up
+    ip -n "$ns" route add "$VIP/32" via "$PORT_IP" dev ae0
+    local n
+    n=$(ping_received "$ns" -c 3 -i 0.2 -W 2 "$VIP")
+    check "engine answers ping on the VIP (got $n/3)" test "$n" -eq 3
+}

@@ -52,31 +52,7 @@ mkdir -p "$EVIL"
 printf '%s\n' "$SECRET" >"$EVIL/secret.txt"
 ln -s "$EVIL/secret.txt" "$CONTENT/prefix.txt"
 
-cat >"$AE_TMP/node.toml" <<EOF
-[node]
-name = "edge-a"
-[[port]]
-ip = "$PORT_IP/24"
-gateway = "$HOST_IP"
-[anycast]
-vips = ["$VIP"]
-[http]
-port = 80
-[cache]
-dir = "$CONTENT"
-size = "512MiB"
-EOF
-
-start_engine "$HOST" -l 0-1 --vdev net_tap0,iface=ae0 --no-huge -m 512 \
-    --file-prefix "${AE_NS_PREFIX}eng" -- --forward-mode=cdn --config "$AE_TMP/node.toml" -a
-
-wait_link "$HOST" ae0 15
-ip -n "$HOST" addr add "$HOST_IP/24" dev ae0
-ip -n "$HOST" link set ae0 up
-ip -n "$HOST" route add "$VIP/32" via "$PORT_IP" dev ae0
-
-n=$(ping_received "$HOST" -c 3 -i 0.2 -W 2 "$VIP")
-check "engine answers ping on the VIP (got $n/3)" test "$n" -eq 3
+start_http_engine "$HOST" "$CONTENT"
 
 keys() { "$PYTHON" -c 'import json,sys; print(" ".join(sorted(o["key"] for o in json.load(sys.stdin)["objects"])))'; }
 KEYS0=$(ectl 'show cache json' | keys)
