@@ -2,13 +2,16 @@
 //!
 //! - `anyedge run [EAL args] -- [app args]`: the engine, driven like dpdk-testpmd;
 //! - `anyedge demo`: the main job on the built-in simulator (no root, no NIC);
-//! - `anyedge ctl PATH 'COMMAND'`: one console command to a running engine.
+//! - `anyedge ctl PATH 'COMMAND'`: one console command to a running engine;
+//! - `anyedge get [EAL args] -- --ip CIDR [options] URL`: download one object
+//!   over the engine's TCP, resuming with Range after a reset.
 #![forbid(unsafe_code)]
 
 mod console;
 mod ctl;
 mod demo;
 mod eal;
+mod get;
 mod run;
 #[cfg(feature = "dpdk")]
 mod run_dpdk;
@@ -38,6 +41,14 @@ enum Cmd {
     },
     /// Run the main job on the built-in simulator (no root, no DPDK, no NIC).
     Demo(demo::DemoArgs),
+    /// Download one object over the engine's TCP, resuming with Range after
+    /// a reset: `anyedge get [EAL args] -- --ip CIDR [--gateway IP] [-o FILE] URL`
+    /// (`anyedge get -- --help` lists the options).
+    Get {
+        /// EAL arguments, `--`, options and the URL.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Send one console command to a running engine and print the answer.
     Ctl {
         /// The engine's --ctl-socket path.
@@ -62,6 +73,12 @@ fn main() {
                 .collect(),
         )
         .map(|_| 0),
+        Cmd::Get { args: _ } => get::get(
+            std::env::args()
+                .skip_while(|a| a != "get")
+                .skip(1)
+                .collect(),
+        ),
         Cmd::Demo(a) => demo::main(a).map(|_| 0),
         Cmd::Ctl { socket, command } => ctl::client(&socket, &command.join(" ")),
     };

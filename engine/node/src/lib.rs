@@ -6,12 +6,14 @@
 //! - [`node`]: the control side: ports, queue bank, cores, start and stop;
 //! - [`commands`]: the console commands that the prompt, scripts and the
 //!   control socket share;
+//! - [`client`]: the engine as an HTTP client (`anyedge get`, the simulator's hosts);
 //! - [`stats`]: drop reasons and counters; [`arp`]: the neighbour cache;
 //!   [`clock`]: the one clock seam.
 #![forbid(unsafe_code)]
 
 pub mod anycast;
 pub mod arp;
+pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -4,12 +4,11 @@
 
 use crate::neigh::{on_arp, Neighbours};
 use crate::Device;
+use anyedge_node::client::HostLink;
 use anyedge_node::config::Ipv4Net;
 use anyedge_port::MacAddr;
 use anyedge_tcp::conn::{Conn, ConnConfig, Segment};
-use anyedge_wire::{
-    emit_icmp_echo, emit_tcp, parse, ChecksumCaps, Ipv4Addr, ICMP_ECHO_REPLY, L3, L4,
-};
+use anyedge_wire::{emit_icmp_echo, parse, ChecksumCaps, Ipv4Addr, ICMP_ECHO_REPLY, L3, L4};
 use std::any::Any;
 use std::net::SocketAddrV4;
 
@@ -59,49 +58,6 @@ pub struct Ping {
     pub sent_at: Vec<u64>,
     /// (sequence, round-trip time in ns) of each reply.
     pub replies: Vec<(u16, u64)>,
-}
-
-/// What `transmit` needs to address frames.
-struct Link {
-    mac: MacAddr,
-    net: Ipv4Net,
-    gateway: Ipv4Addr,
-}
-
-/// Turns a connection's pending output into frames for the wire.
-fn transmit(
-    c: &mut Conn,
-    now: u64,
-    link: &Link,
-    payload: &mut [u8],
-    neigh: &mut Neighbours,
-    out: &mut Vec<(usize, Vec<u8>)>,
-) {
-    let (src, dst) = (*c.local.ip(), *c.remote.ip());
-    while let Some(o) = c.poll_transmit(now, payload) {
-        let mut buf = vec![0u8; 1600];
-        let n = emit_tcp(
-            &mut buf,
-            [0; 6],
-            link.mac,
-            None,
-            src,
-            dst,
-            64,
-            &o.hdr,
-            &payload[..o.payload_len],
-        )
-        .unwrap_or(0);
-        buf.truncate(n);
-        let hop = if link.net.contains(dst) {
-            dst
-        } else {
-            link.gateway
-        };
-        if let Some(x) = neigh.send(now, 0, hop, buf, link.mac, link.net.addr) {
-            out.push(x);
-        }
-    }
 }
 
 /// A client host.
@@ -165,6 +121,7 @@ impl Host {
     }
 
     fn run_echoes(&mut self, now: u64) {
+        let link = self.link();
         for i in 0..self.echoes.len() {
             let j = &mut self.echoes[i];
             if j.conn.is_none() && now >= j.start_at && j.done_at.is_none() {
@@ -209,19 +166,7 @@ impl Host {
                 j.done_at = Some(now);
                 c.close();
             }
-            let link = Link {
-                mac: self.mac,
-                net: self.net,
-                gateway: self.gateway,
-            };
-            transmit(
-                c,
-                now,
-                &link,
-                &mut self.payload,
-                &mut self.neigh,
-                &mut self.out,
-            );
+            link.transmit(c, now, &mut self.payload, &mut self.neigh, &mut self.out);
         }
     }
 
@@ -242,22 +187,11 @@ impl Host {
     }
 
     fn run_downloads(&mut self, now: u64) {
-        let link = Link {
-            mac: self.mac,
-            net: self.net,
-            gateway: self.gateway,
-        };
+        let link = self.link();
         for d in self.downloads.iter_mut() {
             d.run(now, self.net.addr, &mut self.scratch);
             if let Some(c) = d.conn.as_mut() {
-                transmit(
-                    c,
-                    now,
-                    &link,
-                    &mut self.payload,
-                    &mut self.neigh,
-                    &mut self.out,
-                );
+                link.transmit(c, now, &mut self.payload, &mut self.neigh, &mut self.out);
             }
         }
     }
@@ -277,12 +211,16 @@ impl Host {
         self.pings.len() - 1
     }
 
-    fn next_hop(&self, dst: Ipv4Addr) -> Ipv4Addr {
-        if self.net.contains(dst) {
-            dst
-        } else {
-            self.gateway
+    fn link(&self) -> HostLink {
+        HostLink {
+            mac: self.mac,
+            net: self.net,
+            gateway: self.gateway,
         }
+    }
+
+    fn next_hop(&self, dst: Ipv4Addr) -> Ipv4Addr {
+        self.link().next_hop(dst)
     }
 }
 

@@ -10,14 +10,16 @@
 //! their seeds and a 30-second download takes milliseconds.
 #![forbid(unsafe_code)]
 
-pub mod download;
 pub mod engine;
 pub mod host;
 pub mod link;
-pub mod neigh;
 pub mod router;
 pub mod scenario;
 pub mod trace;
+
+/// The HTTP download client and the neighbour table live in the node crate
+/// (`anyedge get` uses them on a real port); the simulator's hosts use the same code.
+pub use anyedge_node::client::{download, neigh};
 
 use link::{Link, LinkParams, LinkStats};
 use rand::SeedableRng;
