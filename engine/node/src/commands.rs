@@ -406,6 +406,7 @@ impl<P: Port> Node<P> {
             rst_stray_ack: a.rst_stray_ack + s.rst_stray_ack,
             rst_rate_limited: a.rst_rate_limited + s.rst_rate_limited,
             rst_ignored: a.rst_ignored + s.rst_ignored,
+            listen_dropped: a.listen_dropped + s.listen_dropped,
             refused_full: a.refused_full + s.refused_full,
             cookies_sent: a.cookies_sent + s.cookies_sent,
             cookies_accepted: a.cookies_accepted + s.cookies_accepted,
@@ -427,7 +428,8 @@ impl<P: Port> Node<P> {
         let table = json!({
             "opened": sum.opened, "closed": sum.closed, "rst_sent": sum.rst_sent,
             "rst_stray_ack": sum.rst_stray_ack, "rst_rate_limited": sum.rst_rate_limited,
-            "rst_ignored": sum.rst_ignored, "refused_full": sum.refused_full,
+            "rst_ignored": sum.rst_ignored, "listen_dropped": sum.listen_dropped,
+            "refused_full": sum.refused_full,
             "cookies_sent": sum.cookies_sent, "cookies_accepted": sum.cookies_accepted,
             "cookies_invalid": sum.cookies_invalid, "time_wait_reused": sum.time_wait_reused,
         });

@@ -73,6 +73,9 @@ pub struct TableStats {
     pub rst_rate_limited: u64,
     /// RSTs received that matched no connection (dropped, RFC 9293).
     pub rst_ignored: u64,
+    /// Segments with neither SYN nor ACK (nor RST) to a listening port:
+    /// dropped without an answer (RFC 9293 3.10.7.2, LISTEN, "fourth").
+    pub listen_dropped: u64,
     /// SYNs refused because the table was full.
     pub refused_full: u64,
     /// SYN cookies sent.
@@ -347,6 +350,15 @@ impl Table {
             return Dispatch::Dropped;
         }
         let listening = self.is_listening(local.port());
+        if listening && seg.flags & (SYN | ACK) == 0 {
+            // RFC 9293 3.10.7.2, LISTEN: a RST is ignored (above), any ACK
+            // gets <SEQ=SEG.ACK><CTL=RST> (reset_for, below), a SYN opens a
+            // connection; "fourth, other data or control ... drop the
+            // segment and return". The CLOSED answer <SEQ=0><ACK=..><CTL=
+            // RST,ACK> of 3.10.7.1 is only for a port nobody listens on.
+            self.stats.listen_dropped += 1;
+            return Dispatch::Dropped;
+        }
         if listening && seg.flags & (SYN | ACK) == SYN {
             return self.on_syn(now, t, seg);
         }

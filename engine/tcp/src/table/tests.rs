@@ -51,6 +51,51 @@ fn no_connection_answers_follow_rfc9293_3_10_7_1() {
 }
 
 #[test]
+fn listening_port_follows_rfc9293_3_10_7_2() {
+    let mut t = Table::new(TableConfig::default());
+    t.listen(80);
+    // Neither SYN nor ACK ("fourth, other data or control"): dropped, no
+    // answer; the CLOSED form <SEQ=0><ACK=..><CTL=RST,ACK> is not sent.
+    for (flags, payload) in [(0, &b"data"[..]), (FIN, &b""[..]), (FIN, &b"data"[..])] {
+        assert_eq!(
+            t.handle(0, local(), remote(), &s(7000, 0, flags, payload)),
+            Dispatch::Dropped,
+            "flags {flags:#x}"
+        );
+    }
+    // A RST: ignored.
+    assert_eq!(
+        t.handle(0, local(), remote(), &s(7000, 0, RST, b"")),
+        Dispatch::Dropped
+    );
+    // Any ACK (with data, with FIN): <SEQ=SEG.ACK><CTL=RST>.
+    for flags in [ACK, ACK | FIN] {
+        let Dispatch::Reply(h) = t.handle(0, local(), remote(), &s(7000, 4242, flags, b"x")) else {
+            panic!("flags {flags:#x}")
+        };
+        assert_eq!((h.seq, h.flags), (4242, RST));
+    }
+    let st = t.stats();
+    assert_eq!(
+        (
+            st.listen_dropped,
+            st.rst_ignored,
+            st.rst_sent,
+            st.rst_stray_ack,
+            st.opened
+        ),
+        (3, 1, 2, 2, 0)
+    );
+    // The same segments to a port nobody listens on (CLOSED, 3.10.7.1).
+    let closed = SocketAddrV4::new(A, 81);
+    let Dispatch::Reply(h) = t.handle(0, closed, remote(), &s(7000, 0, FIN, b"data")) else {
+        panic!()
+    };
+    assert_eq!((h.seq, h.ack, h.flags), (0, 7005, RST | ACK));
+    assert_eq!(t.stats().listen_dropped, 3);
+}
+
+#[test]
 fn resets_are_rate_limited() {
     let mut t = Table::new(TableConfig {
         rst_per_sec: 100,
