@@ -17,6 +17,7 @@ pub mod link;
 pub mod neigh;
 pub mod router;
 pub mod scenario;
+pub mod takeover;
 pub mod trace;
 
 use link::{Link, LinkParams, LinkStats};
