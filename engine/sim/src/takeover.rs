@@ -25,6 +25,8 @@ use crate::link::LinkParams;
 use crate::scenario::{flip_route, site_with, VIP};
 use crate::Sim;
 use anyedge_tcp::conn::ConnConfig;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 
@@ -56,6 +58,11 @@ pub struct Params {
     pub seed: u64,
     /// Fraction of the object received when the route flips.
     pub flip_at: f64,
+    /// The flip comes a seeded random time in `0..flip_jitter_ns` after
+    /// `flip_at` of the object arrived, so that seeds catch edge-a's window
+    /// and the client's ACKs in different phases (on clean links nothing
+    /// else in a run is random).
+    pub flip_jitter_ns: u64,
     /// Client to router.
     pub client_link: LinkParams,
     /// Router to edge-a: the path before the flip.
@@ -82,6 +89,7 @@ impl Params {
             len,
             seed,
             flip_at: 0.3,
+            flip_jitter_ns: 50 * MS,
             client_link: LinkParams {
                 queue_bytes: 1 << 20,
                 ..LinkParams::new(12.5, 100.0)
@@ -234,6 +242,9 @@ pub fn run(p: &Params) -> TakeoverResult {
     sim.device::<Host>(s.client)
         .download(vip, PATH, 10 * MS, p.client_tcp);
     let threshold = (p.len as f64 * p.flip_at) as usize;
+    let jitter = ChaCha8Rng::seed_from_u64(p.seed).random_range(0..p.flip_jitter_ns.max(1));
+    // When the flip (or the client's pause) happens, once known.
+    let mut act_at = None;
     let mut samples = Vec::new();
     let mut flip_at = None;
     let mut before = None;
@@ -253,6 +264,9 @@ pub fn run(p: &Params) -> TakeoverResult {
             break;
         }
         if flip_at.is_some() || d.data.len() < threshold {
+            continue;
+        }
+        if *act_at.get_or_insert(t + jitter) > t {
             continue;
         }
         let Some(pause) = p.pause_ns else {

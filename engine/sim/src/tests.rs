@@ -304,7 +304,8 @@ mod takeover {
             let b = &r.anycast_b;
             eprintln!("RTT {what} on edge-b: edge-b {}", b["resumes"]);
             // The resume starts (reconnaissance) but the draft's RTT check
-            // refuses the jump: slow start goes on.
+            // refuses the jump: slow start goes on. (`jump`, the literal
+            // reading, checks no RTT, so it is not run here.)
             assert_eq!(counter(&r, "careful"), 1, "{what}: {b}");
             assert_eq!(counter(&r, "rtt_mismatch"), 1, "{what}: {b}");
             assert_eq!(counter(&r, "jumped"), 0, "{what}: {b}");
