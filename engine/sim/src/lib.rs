@@ -15,6 +15,7 @@ pub mod host;
 pub mod link;
 pub mod router;
 pub mod scenario;
+pub mod takeover;
 pub mod trace;
 
 /// The HTTP download client and the neighbour table live in the node crate
