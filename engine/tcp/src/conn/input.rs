@@ -1,0 +1,485 @@
+//! The input side of a connection: segments in (RFC 9293 3.10.7), ACK
+//! processing with RTT samples and congestion control, SACK scoreboard
+//! updates (RFC 2018, RFC 6675), and received data into the reassembly
+//! buffer. The RFC 5961 checks and PAWS (RFC 7323 5) sit at the top of
+//! [`Conn::handle_segment`].
+
+use super::*;
+
+impl Conn {
+    pub(super) fn ts_now(&self, now: u64) -> u32 {
+        ((now / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// RFC 5961 section 7: challenge ACKs are rate-limited per connection.
+    pub(super) fn challenge_ack(&mut self, now: u64) {
+        let (start, count) = self.challenge_window;
+        if now.saturating_sub(start) >= 1_000_000_000 {
+            self.challenge_window = (now, 1);
+        } else if count < self.cfg.challenge_acks_per_sec {
+            self.challenge_window.1 += 1;
+        } else {
+            return;
+        }
+        self.stats.challenge_acks += 1;
+        self.ack_now = true;
+    }
+
+    /// Processes one received segment (RFC 9293 3.10.7).
+    pub fn handle_segment(&mut self, now: u64, seg: &Segment) {
+        self.last_activity = now;
+        self.keepalive_probes = 0;
+        match self.state {
+            State::Closed | State::Listen => return,
+            State::SynSent => return self.on_syn_sent(now, seg),
+            _ => {}
+        }
+        let seq = Seq(seg.seq);
+        let rst = seg.flags & RST != 0;
+        // RFC 7323 5.3 PAWS: drop a segment whose timestamp is older than TS.Recent.
+        if self.ts_ok && !rst {
+            if let Some((tsval, _)) = seg.opts.timestamps {
+                if (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+                    self.stats.dropped += 1;
+                    self.ack_now = true;
+                    return;
+                }
+            }
+        }
+        // RFC 9293 3.10.7.4 first: sequence number acceptability.
+        let wnd = self.rx.window();
+        let len = seg.len();
+        let in_wnd = |s: Seq| self.rcv_nxt.le(s) && s.lt(self.rcv_nxt + wnd);
+        let acceptable = match (len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => in_wnd(seq),
+            (_, 0) => false,
+            (_, _) => in_wnd(seq) || in_wnd(seq + (len - 1)),
+        };
+        if !acceptable {
+            self.stats.dropped += 1;
+            if !rst {
+                self.ack_now = true;
+            }
+            // RFC 9293 3.10.7.4: with a zero window, valid ACKs are still processed.
+            if wnd == 0 && seg.flags & ACK != 0 && !rst && self.state.synchronized() {
+                self.process_ack(now, seg);
+            }
+            return;
+        }
+        // Second: RST (RFC 5961 3.2: exact match resets, else challenge).
+        if rst {
+            if seq == self.rcv_nxt {
+                self.enter_closed(Some(Event::Reset));
+            } else {
+                self.challenge_ack(now);
+            }
+            return;
+        }
+        // Fourth: SYN on a synchronized connection (RFC 5961 4.2).
+        if seg.flags & SYN != 0 {
+            if self.state == State::SynReceived && seq == self.irs {
+                // A retransmitted SYN: our SYN-ACK was lost.
+                self.syn_pending = true;
+                return;
+            }
+            self.challenge_ack(now);
+            return;
+        }
+        // Fifth: ACK.
+        if seg.flags & ACK == 0 {
+            return;
+        }
+        if self.state == State::SynReceived {
+            let ack = Seq(seg.ack);
+            if self.snd_una.lt(ack) && ack.le(self.snd_max) {
+                self.state = State::Established;
+                self.snd_wnd = usize::from(seg.window) << self.snd_shift;
+                self.max_snd_wnd = self.snd_wnd;
+                self.snd_wl1 = seq;
+                self.snd_wl2 = ack;
+                self.push_event(Event::Connected);
+                if self.fin_queued {
+                    self.state = State::FinWait1;
+                }
+            } else {
+                self.rst_pending = Some((ack, None));
+                return;
+            }
+        }
+        if !self.process_ack(now, seg) {
+            return;
+        }
+        // Timestamps (RFC 7323 4.3): remember the peer's clock for echoes.
+        if let (true, Some((tsval, _))) = (self.ts_ok, seg.opts.timestamps) {
+            if seq.le(self.rcv_adv) {
+                self.ts_recent = tsval;
+            }
+        }
+        // Seventh: segment text.
+        if !seg.payload.is_empty()
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            self.take_data(now, seq, seg.payload);
+        }
+        // Eighth: FIN.
+        if seg.flags & FIN != 0 {
+            let fin_at = seq + seg.payload.len();
+            if fin_at == self.rcv_nxt && !self.fin_received {
+                self.fin_received = true;
+                self.rcv_nxt = self.rcv_nxt + 1;
+                self.ack_now = true;
+                self.push_event(Event::PeerClosed);
+                match self.state {
+                    State::SynReceived | State::Established => self.state = State::CloseWait,
+                    State::FinWait1 => {
+                        if self.fin_acked() {
+                            self.enter_time_wait(now);
+                        } else {
+                            self.state = State::Closing;
+                        }
+                    }
+                    State::FinWait2 => self.enter_time_wait(now),
+                    _ => {}
+                }
+            } else if self.state == State::TimeWait {
+                // RFC 9293: a retransmitted FIN is acknowledged and restarts 2 MSL.
+                self.ack_now = true;
+                self.enter_time_wait(now);
+            }
+        }
+    }
+
+    pub(super) fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| (f + 1).le(self.snd_una))
+    }
+
+    pub(super) fn enter_time_wait(&mut self, now: u64) {
+        self.state = State::TimeWait;
+        self.timewait_at = Some(now + 2 * self.cfg.msl_ns);
+        self.rto_at = None;
+        self.persist_at = None;
+        self.keepalive_at = None;
+    }
+
+    /// SYN-SENT (RFC 9293 3.10.7.3).
+    pub(super) fn on_syn_sent(&mut self, now: u64, seg: &Segment) {
+        let ack = Seq(seg.ack);
+        let has_ack = seg.flags & ACK != 0;
+        if has_ack && (ack.le(self.iss) || ack.gt(self.snd_max)) {
+            if seg.flags & RST == 0 {
+                self.rst_pending = Some((ack, None));
+            }
+            return;
+        }
+        if seg.flags & RST != 0 {
+            if has_ack {
+                self.enter_closed(Some(Event::Reset));
+            }
+            return;
+        }
+        if seg.flags & SYN == 0 {
+            return;
+        }
+        self.irs = Seq(seg.seq);
+        self.rcv_nxt = self.irs + 1;
+        self.negotiate(seg);
+        if has_ack {
+            if let Some((s, sent)) = self.rtt_probe.take() {
+                if s.lt(ack) && self.retries == 0 {
+                    self.rtt.sample(now - sent);
+                }
+            }
+            self.snd_una = ack;
+            self.state = State::Established;
+            self.snd_wnd = usize::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = Seq(seg.seq);
+            self.snd_wl2 = ack;
+            self.retries = 0;
+            self.rto_at = None;
+            self.ack_now = true;
+            self.push_event(Event::Connected);
+            if !seg.payload.is_empty() {
+                self.take_data(now, Seq(seg.seq) + 1, seg.payload);
+            }
+        } else {
+            // Simultaneous open: answer with SYN-ACK.
+            self.state = State::SynReceived;
+            self.snd_wnd = usize::from(seg.window);
+            self.syn_pending = true;
+            self.snd_nxt = self.iss;
+        }
+    }
+
+    /// RFC 9293 3.10.7.4 fifth step for synchronized states, with RFC 5961 5.2.
+    /// Returns false when the segment must be dropped.
+    pub(super) fn process_ack(&mut self, now: u64, seg: &Segment) -> bool {
+        let ack = Seq(seg.ack);
+        let seq = Seq(seg.seq);
+        if ack.gt(self.snd_max) {
+            // Acknowledges data never sent.
+            self.ack_now = true;
+            return false;
+        }
+        let floor = Seq(self.snd_una.0.wrapping_sub(self.max_snd_wnd as u32));
+        if ack.lt(floor) {
+            self.challenge_ack(now);
+            return false;
+        }
+        if self.sack_ok && seg.opts.sack_count > 0 {
+            self.take_sack(&seg.opts);
+        }
+        let window = usize::from(seg.window) << self.snd_shift;
+        if self.snd_una.lt(ack) {
+            self.on_new_ack(now, ack, seg);
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && seg.flags & (SYN | FIN) == 0
+            && window == self.snd_wnd
+            && self.snd_max.gt(self.snd_una)
+        {
+            self.on_dup_ack(now);
+        }
+        // Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule).
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if window > 0 {
+                self.persist_at = None;
+            }
+        }
+        // Our FIN acknowledged?
+        if self.fin_acked() {
+            match self.state {
+                State::FinWait1 => self.state = State::FinWait2,
+                State::Closing => self.enter_time_wait(now),
+                State::LastAck => {
+                    self.enter_closed(Some(Event::Closed));
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    pub(super) fn on_new_ack(&mut self, now: u64, ack: Seq, seg: &Segment) {
+        let mut acked = ack - self.snd_una;
+        if self.snd_una == self.iss {
+            acked -= 1; // our SYN
+        }
+        if self.fin_seq.is_some_and(|f| f.lt(ack)) && !self.fin_acked() {
+            acked = acked.saturating_sub(1); // our FIN
+        }
+        let flight_before = self.snd_max - self.snd_una;
+        let data = acked.min(self.tx.len());
+        self.tx.consume(data);
+        self.stats.bytes_out += data as u64;
+        self.snd_una = ack;
+        if self.snd_nxt.lt(ack) {
+            self.snd_nxt = ack;
+        }
+        self.sacked.retain(|b| b.1.gt(ack));
+        for b in self.sacked.iter_mut() {
+            b.0 = b.0.max(ack);
+        }
+        self.retries = 0;
+        // RTT: timestamps give a sample per ACK (RFC 7323 4.1); otherwise one
+        // timed segment at a time, never a retransmitted one (Karn).
+        // The timed segment gives a nanosecond sample; the timestamp echo
+        // (millisecond clock) fills in between, when it can resolve the RTT.
+        let mut sample = None;
+        if let Some((s, sent)) = self.rtt_probe {
+            if s.lt(ack) {
+                sample = Some(now - sent);
+                self.rtt_probe = None;
+            }
+        }
+        if self.ts_ok && sample.is_none() {
+            if let Some((_, tsecr)) = seg.opts.timestamps {
+                let ms = self.ts_now(now).wrapping_sub(tsecr);
+                if tsecr != 0 && (1..600_000).contains(&ms) {
+                    sample = Some(u64::from(ms) * 1_000_000);
+                }
+            }
+        }
+        if let Some(rtt) = sample {
+            self.rtt.sample(rtt);
+        }
+        self.hystart(ack, sample);
+        match self.recover {
+            Some(r) if ack.lt(r) => {
+                // Partial ACK (RFC 6582 / RFC 6675): retransmit the next hole.
+                self.rexmit_next = self.rexmit_next.max(ack);
+                if !self.sack_ok {
+                    self.rexmit_next = ack;
+                }
+            }
+            Some(_) => {
+                self.recover = None;
+                self.dupacks = 0;
+            }
+            None => {
+                self.dupacks = 0;
+                // RFC 7661: grow the window only while the sender uses it
+                // (here: at least half of it was in flight), so an idle or
+                // application-limited connection keeps a validated cwnd.
+                if 2 * flight_before >= self.cc.cwnd() {
+                    self.cc.on_ack(now, data, self.rtt.srtt());
+                }
+            }
+        }
+        self.resume_on_ack(ack);
+        if self.rto_recover.is_some_and(|r| r.le(ack)) {
+            self.rto_recover = None;
+        }
+        self.rto_at = if self.snd_una == self.snd_max {
+            None
+        } else {
+            Some(now + self.rtt.rto())
+        };
+        if data > 0 && self.tx.free() > 0 {
+            self.push_event(Event::Writable);
+        }
+    }
+
+    /// The duplicate-ACK threshold: 3 (RFC 5681), lowered by early
+    /// retransmit (RFC 5827) when fewer than four segments are outstanding and
+    /// no new data can be sent, so small windows recover without an RTO.
+    pub(super) fn dupthresh(&self) -> u32 {
+        let mss = self.eff_mss();
+        let segs = self.in_flight().div_ceil(mss) as u32;
+        if segs < 4 && self.unsent() == 0 {
+            segs.saturating_sub(1).max(1)
+        } else {
+            3
+        }
+    }
+
+    /// RFC 9406 (HyStart++) delay increase: leave slow start when a
+    /// round's minimum RTT rises by clamp(last/8, 4 ms, 16 ms) over the
+    /// previous round's, instead of overshooting into a burst of losses.
+    pub(super) fn hystart(&mut self, ack: Seq, sample: Option<u64>) {
+        let (cwnd, ssthresh, _) = self.cc_info();
+        if cwnd >= ssthresh {
+            return;
+        }
+        if let Some(rtt) = sample {
+            self.hs_cur_min = self.hs_cur_min.min(rtt);
+            self.hs_samples += 1;
+        }
+        if ack.lt(self.hs_round_end) {
+            return;
+        }
+        let eta = (self.hs_last_min / 8).clamp(4_000_000, 16_000_000);
+        if self.hs_last_min != u64::MAX
+            && self.hs_samples >= 8
+            && cwnd >= 16 * self.eff_mss()
+            && self.hs_cur_min >= self.hs_last_min.saturating_add(eta)
+        {
+            self.cc.set_window(cwnd, cwnd);
+        }
+        if self.hs_samples > 0 {
+            self.hs_last_min = self.hs_cur_min;
+        }
+        self.hs_cur_min = u64::MAX;
+        self.hs_samples = 0;
+        self.hs_round_end = self.snd_max;
+    }
+
+    pub(super) fn on_dup_ack(&mut self, now: u64) {
+        self.dupacks += 1;
+        let sacked_bytes: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
+        let thresh = self.dupthresh();
+        let lost = self.dupacks >= thresh
+            || (self.sack_ok && sacked_bytes >= thresh as usize * self.eff_mss());
+        let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
+        if lost && self.recover.is_none() && !after_rto {
+            // Fast retransmit (RFC 5681 3.2, RFC 6675 5): one decrease per window.
+            self.stats.fast_retransmits += 1;
+            self.cc.on_congestion(now, self.in_flight());
+            self.resume_on_loss();
+            self.recover = Some(self.snd_max);
+            self.rexmit_next = self.snd_una;
+        }
+    }
+
+    pub(super) fn take_sack(&mut self, o: &TcpOptions) {
+        for &(l, r) in &o.sack_blocks[..o.sack_count.min(4)] {
+            let (l, r) = (Seq(l), Seq(r));
+            // RFC 2018: ignore blocks outside what we sent.
+            if !l.lt(r) || l.lt(self.snd_una) || r.gt(self.snd_max) {
+                continue;
+            }
+            self.sacked.push((l, r));
+            self.high_sack = self.high_sack.max(r);
+        }
+        self.sacked.sort_unstable_by(|a, b| {
+            if a.0 == b.0 {
+                std::cmp::Ordering::Equal
+            } else if a.0.lt(b.0) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+        let mut merged: Vec<(Seq, Seq)> = Vec::with_capacity(self.sacked.len());
+        for &(l, r) in &self.sacked {
+            match merged.last_mut() {
+                Some(m) if l.le(m.1) => m.1 = m.1.max(r),
+                _ => merged.push((l, r)),
+            }
+        }
+        merged.truncate(MAX_SACKED);
+        self.sacked = merged;
+    }
+
+    pub(super) fn is_sacked(&self, s: Seq) -> Option<Seq> {
+        self.sacked
+            .iter()
+            .find(|b| b.0.le(s) && s.lt(b.1))
+            .map(|b| b.1)
+    }
+
+    pub(super) fn take_data(&mut self, now: u64, seq: Seq, payload: &[u8]) {
+        let (off, data) = if seq.lt(self.rcv_nxt) {
+            let skip = self.rcv_nxt - seq;
+            if skip >= payload.len() {
+                self.ack_now = true;
+                return;
+            }
+            (0, &payload[skip..])
+        } else {
+            (seq - self.rcv_nxt, payload)
+        };
+        let had_holes = !self.rx.ooo_ranges().is_empty();
+        if off > 0 {
+            self.last_ooo = Some(self.rcv_nxt + off);
+        }
+        let grew = self.rx.write_at(off, data);
+        self.rcv_nxt = self.rcv_nxt + grew;
+        self.stats.bytes_in += grew as u64;
+        if grew > 0 {
+            self.push_event(Event::Readable);
+        }
+        // RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second full
+        // segment, at once for out-of-order data or a filled hole; else delay.
+        if off > 0 || had_holes || grew == 0 {
+            self.ack_now = true;
+            self.owed_acks = self.owed_acks.saturating_add(1).min(8);
+        } else {
+            self.unacked_segs += 1;
+            if self.unacked_segs >= 2 {
+                self.ack_now = true;
+            } else if self.delack_at.is_none() {
+                self.delack_at = Some(now + self.cfg.delayed_ack_ns);
+            }
+        }
+    }
+}

@@ -1,0 +1,466 @@
+//! The output side of a connection: timers (RTO per RFC 6298, delayed ACK,
+//! zero-window probe, keep-alive, TIME-WAIT), and segments out: the SYN,
+//! new data within the congestion and peer windows, SACK-based
+//! retransmission of holes (RFC 6675 NextSeg) and the window and option
+//! fields of every header.
+
+use super::*;
+
+impl Conn {
+    /// When [`Conn::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        [
+            self.rto_at,
+            self.delack_at,
+            self.timewait_at,
+            self.persist_at,
+            self.keepalive_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.timewait_at.is_some_and(|t| t <= now) {
+            self.enter_closed(Some(Event::Closed));
+            return;
+        }
+        if self.delack_at.is_some_and(|t| t <= now) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.on_rto(now);
+        }
+        if self.persist_at.is_some_and(|t| t <= now) {
+            self.persist_at = None;
+            if self.snd_wnd == 0 && self.unsent() > 0 {
+                self.persist_probe = true;
+                self.rtt.back_off();
+            }
+        }
+        if let (Some(t), Some(idle)) = (self.keepalive_at, self.cfg.keepalive_ns) {
+            if t <= now {
+                if self.keepalive_probes >= KEEPALIVE_PROBES {
+                    self.rst_pending = Some((self.snd_nxt, None));
+                    self.enter_closed(Some(Event::TimedOut));
+                    return;
+                }
+                self.keepalive_probes += 1;
+                self.keepalive_probe = true;
+                self.keepalive_at = Some(now + idle / 10);
+            }
+        }
+    }
+
+    pub(super) fn on_rto(&mut self, now: u64) {
+        self.retries += 1;
+        self.stats.timeouts += 1;
+        let limit = match self.state {
+            State::SynSent | State::SynReceived => self.cfg.syn_retries,
+            _ => self.cfg.max_retries,
+        };
+        if self.retries > limit {
+            if self.state.synchronized() {
+                self.rst_pending = Some((self.snd_nxt, None));
+            }
+            self.enter_closed(Some(Event::TimedOut));
+            return;
+        }
+        self.rtt.back_off();
+        self.rtt_probe = None;
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.syn_pending = true;
+                self.snd_nxt = self.iss;
+            }
+            _ => {
+                // RFC 5681 (4) and RFC 6298 5.4: loss window, go back to SND.UNA.
+                self.cc.on_timeout(now, self.in_flight());
+                self.resume_on_loss();
+                self.rto_recover = Some(self.snd_max);
+                self.recover = None;
+                self.dupacks = 0;
+                // The scoreboard is kept (RFC 6675 5.1): going back to
+                // SND.UNA resends only what the receiver has not SACKed.
+                self.snd_nxt = self.snd_una;
+                self.rexmit_next = self.snd_una;
+            }
+        }
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    // --------------------------------------------------------------- output
+
+    pub(super) fn unsent(&self) -> usize {
+        let sent = self.snd_nxt - self.snd_una;
+        self.tx.len().saturating_sub(sent)
+    }
+
+    pub(super) fn window_field(&self, syn: bool) -> u16 {
+        let w = self.rx.window();
+        if syn {
+            w.min(0xffff) as u16
+        } else {
+            (w >> self.rcv_shift).min(0xffff) as u16
+        }
+    }
+
+    pub(super) fn base_options(&self, now: u64) -> TcpOptions {
+        TcpOptions {
+            timestamps: self.ts_ok.then(|| (self.ts_now(now), self.ts_recent)),
+            ..TcpOptions::default()
+        }
+    }
+
+    pub(super) fn header(&mut self, _now: u64, seq: Seq, flags: u8, opts: TcpOptions) -> TcpHeader {
+        let syn = flags & SYN != 0;
+        let window = self.window_field(syn);
+        if flags & ACK != 0 {
+            self.rcv_adv =
+                self.rcv_nxt + (usize::from(window) << if syn { 0 } else { self.rcv_shift });
+            self.ack_now = false;
+            self.delack_at = None;
+            self.unacked_segs = 0;
+        }
+        TcpHeader {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: if flags & ACK != 0 { self.rcv_nxt.0 } else { 0 },
+            flags,
+            window,
+            options: opts,
+        }
+    }
+
+    /// The next segment to send, with its payload copied into `payload`
+    /// (which should hold at least one MSS). `None` when there is nothing to send.
+    pub fn poll_transmit(&mut self, now: u64, payload: &mut [u8]) -> Option<Outgoing> {
+        if let Some((seq, ack)) = self.rst_pending.take() {
+            let mut h = self.header(now, seq, RST, TcpOptions::default());
+            if let Some(a) = ack {
+                h.ack = a.0;
+                h.flags |= ACK;
+            }
+            return Some(Outgoing {
+                hdr: h,
+                payload_len: 0,
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.syn_pending => {
+                return Some(self.send_syn(now))
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        if let Some(o) = self.send_data(now, payload) {
+            return Some(o);
+        }
+        if self.keepalive_probe {
+            // RFC 9293 3.8.4: a segment with SEG.SEQ = SND.NXT - 1 and no data.
+            self.keepalive_probe = false;
+            let h = self.header(
+                now,
+                Seq(self.snd_max.0.wrapping_sub(1)),
+                ACK,
+                self.base_options(now),
+            );
+            return Some(Outgoing {
+                hdr: h,
+                payload_len: 0,
+            });
+        }
+        if self.ack_now || self.owed_acks > 0 {
+            self.owed_acks = self.owed_acks.saturating_sub(1);
+            let mut o = self.base_options(now);
+            self.add_sack_blocks(&mut o);
+            // Pure ACKs carry the highest sequence number sent: after a
+            // go-back-N retransmission SND.NXT is behind what the peer has
+            // already received, and an ACK numbered below its RCV.NXT would
+            // fail the acceptability test and be dropped (RFC 9293 3.10.7.4).
+            let h = self.header(now, self.snd_max, ACK, o);
+            return Some(Outgoing {
+                hdr: h,
+                payload_len: 0,
+            });
+        }
+        None
+    }
+
+    pub(super) fn send_syn(&mut self, now: u64) -> Outgoing {
+        self.syn_pending = false;
+        let ack = self.state == State::SynReceived;
+        let opts = TcpOptions {
+            mss: Some(self.cfg.mss),
+            window_scale: (self.cfg.window_scale && (!ack || self.ws_ok))
+                .then(|| shift_for(self.cfg.recv_buf)),
+            sack_permitted: self.cfg.sack && (!ack || self.sack_ok),
+            timestamps: (self.cfg.timestamps && (!ack || self.ts_ok))
+                .then(|| (self.ts_now(now), if ack { self.ts_recent } else { 0 })),
+            ..TcpOptions::default()
+        };
+        if !ack {
+            // Our own shift, used once the peer shows it scales too.
+            self.rcv_shift = shift_for(self.cfg.recv_buf);
+        }
+        let flags = if ack { SYN | ACK } else { SYN };
+        let h = self.header(now, self.iss, flags, opts);
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+        if self.retries == 0 && self.rtt_probe.is_none() {
+            self.rtt_probe = Some((self.iss, now));
+        }
+        Outgoing {
+            hdr: h,
+            payload_len: 0,
+        }
+    }
+
+    pub(super) fn add_sack_blocks(&self, o: &mut TcpOptions) {
+        if !self.sack_ok {
+            return;
+        }
+        // RFC 2018 4: the block holding the most recently received segment
+        // first, then the others from the lowest up.
+        let ranges = self.rx.ooo_ranges();
+        let recent = self.last_ooo.and_then(|s| {
+            ranges.iter().position(|&(off, len)| {
+                let l = self.rcv_nxt + off;
+                l.le(s) && s.lt(l + len)
+            })
+        });
+        let order = recent
+            .into_iter()
+            .chain((0..ranges.len()).filter(|&i| Some(i) != recent));
+        for (k, i) in order.take(4).enumerate() {
+            let (off, len) = ranges[i];
+            let l = self.rcv_nxt + off;
+            o.sack_blocks[k] = (l.0, (l + len).0);
+            o.sack_count = k + 1;
+        }
+    }
+
+    pub(super) fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::LastAck
+                | State::Closing
+        )
+    }
+
+    pub(super) fn send_data(&mut self, now: u64, payload: &mut [u8]) -> Option<Outgoing> {
+        if !self.can_send_data() {
+            return None;
+        }
+        let mss = self.eff_mss().min(payload.len());
+        let cwnd = self.cc.cwnd();
+        // In recovery with SACK, retransmit the first hole first (RFC 6675 NextSeg rule 1).
+        if self.recover.is_some() {
+            if let Some(o) = self.retransmit_hole(now, payload, mss, cwnd) {
+                return Some(o);
+            }
+        }
+        let flight = if self.recover.is_some() {
+            self.pipe()
+        } else {
+            self.snd_nxt - self.snd_una
+        };
+        let wnd_edge = self.snd_una + self.snd_wnd;
+        let room_wnd = if self.snd_nxt.lt(wnd_edge) {
+            wnd_edge - self.snd_nxt
+        } else {
+            0
+        };
+        // RFC 3042 limited transmit: each of the first two duplicate ACKs
+        // lets one new segment out, so that a small window still produces
+        // enough duplicate ACKs for fast retransmit.
+        let limited = if self.recover.is_none() && (1..=2).contains(&self.dupacks) {
+            self.dupacks as usize * mss
+        } else {
+            0
+        };
+        let room = room_wnd.min((cwnd + limited).saturating_sub(flight));
+        let mut unsent = self.unsent();
+        let mut probe = false;
+        if self.persist_probe && unsent > 0 {
+            // Zero-window probe: one byte past the window (RFC 9293 3.8.6.1).
+            self.persist_probe = false;
+            probe = true;
+        } else if self.snd_wnd == 0 && unsent > 0 && self.snd_una == self.snd_max {
+            if self.persist_at.is_none() {
+                self.persist_at = Some(now + self.rtt.rto());
+            }
+            return None;
+        }
+        let len = if probe { 1 } else { unsent.min(mss).min(room) };
+        unsent = unsent.saturating_sub(len);
+        let fin_due = self.fin_queued
+            && unsent == 0
+            && (self.fin_seq.is_none() || self.fin_seq == Some(self.snd_nxt + len))
+            && matches!(
+                self.state,
+                State::FinWait1 | State::LastAck | State::Closing
+            );
+        if len == 0 && !fin_due {
+            return None;
+        }
+        // After a timeout, skip what the receiver already SACKed.
+        while self.snd_nxt.lt(self.snd_max) {
+            match self.is_sacked(self.snd_nxt) {
+                Some(end) => self.snd_nxt = end.min(self.snd_max),
+                None => break,
+            }
+        }
+        let seq = self.snd_nxt;
+        let offset = seq - self.snd_una;
+        let n = self.tx.copy_at(offset, &mut payload[..len]);
+        let mut flags = ACK;
+        if n > 0 && unsent == 0 {
+            flags |= PSH;
+        }
+        if fin_due {
+            flags |= FIN;
+            self.fin_seq = Some(seq + n);
+        }
+        let retransmission = seq.lt(self.snd_max);
+        if retransmission {
+            self.stats.retransmits += 1;
+        }
+        let mut opts = self.base_options(now);
+        self.add_sack_blocks(&mut opts);
+        let h = self.header(now, seq, flags, opts);
+        self.snd_nxt = seq + n + usize::from(flags & FIN != 0);
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+        if !retransmission && self.rtt_probe.is_none() && n > 0 {
+            self.rtt_probe = Some((seq, now));
+        }
+        self.arm_keepalive(now);
+        Some(Outgoing {
+            hdr: h,
+            payload_len: n,
+        })
+    }
+
+    /// RFC 6675 "pipe", simplified: bytes in flight that are not SACKed (a
+    /// retransmitted hole counts once, as the lost original no longer does).
+    pub(super) fn pipe(&self) -> usize {
+        let sacked: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
+        (self.snd_max - self.snd_una)
+            .saturating_sub(sacked)
+            .saturating_sub(self.lost_pending())
+    }
+
+    /// SACKed bytes inside [from, to).
+    pub(super) fn sacked_between(&self, from: Seq, to: Seq) -> usize {
+        self.sacked
+            .iter()
+            .filter(|b| b.0.lt(to) && from.lt(b.1))
+            .map(|b| b.1.min(to) - b.0.max(from))
+            .sum()
+    }
+
+    /// RFC 6675 IsLost, approximated with the highest SACKed sequence: data
+    /// with DupThresh segments of sequence space SACKed above it is lost.
+    pub(super) fn lost_edge(&self) -> Seq {
+        let span = self.dupthresh() as usize * self.eff_mss();
+        if self.high_sack.gt(self.snd_una) && self.high_sack - self.snd_una > span {
+            Seq(self.high_sack.0.wrapping_sub(span as u32))
+        } else {
+            self.snd_una
+        }
+    }
+
+    /// Bytes deemed lost and not yet retransmitted: they leave the pipe.
+    pub(super) fn lost_pending(&self) -> usize {
+        if self.recover.is_none() || !self.sack_ok {
+            return 0;
+        }
+        let from = self.rexmit_next.max(self.snd_una);
+        let to = self.lost_edge();
+        if !from.lt(to) {
+            return 0;
+        }
+        (to - from).saturating_sub(self.sacked_between(from, to))
+    }
+
+    pub(super) fn retransmit_hole(
+        &mut self,
+        now: u64,
+        payload: &mut [u8],
+        mss: usize,
+        cwnd: usize,
+    ) -> Option<Outgoing> {
+        let recover = self.recover?;
+        let mut s = self.rexmit_next.max(self.snd_una);
+        while let Some(end) = self.is_sacked(s) {
+            s = end;
+        }
+        if !s.lt(recover) || !s.lt(self.snd_max) {
+            return None;
+        }
+        // RFC 6675 IsLost: a hole counts as lost once DupThresh segments
+        // above it are SACKed; the first retransmission (at SND.UNA) is
+        // always allowed on entering recovery.
+        if self.sack_ok && s != self.snd_una && !s.lt(self.lost_edge()) {
+            return None;
+        }
+        // Without SACK (NewReno) one retransmission per partial ACK; with
+        // SACK, as many holes as the pipe allows.
+        if self.sack_ok && self.pipe() >= cwnd && s != self.snd_una {
+            return None;
+        }
+        if !self.sack_ok && s != self.snd_una {
+            return None;
+        }
+        let next_sacked = self
+            .sacked
+            .iter()
+            .filter(|b| s.lt(b.0))
+            .map(|b| b.0)
+            .fold(self.snd_max, |a, b| a.min(b));
+        let data_end = self.snd_una + self.tx.len();
+        let hole_end = next_sacked.min(data_end);
+        if !s.lt(hole_end) {
+            return None;
+        }
+        let len = (hole_end - s).min(mss);
+        let n = self.tx.copy_at(s - self.snd_una, &mut payload[..len]);
+        let mut opts = self.base_options(now);
+        self.add_sack_blocks(&mut opts);
+        let h = self.header(now, s, ACK, opts);
+        self.rexmit_next = s + n.max(1);
+        if !self.sack_ok {
+            // NewReno: the next retransmission waits for the next partial ACK.
+            self.rexmit_next = recover;
+        }
+        self.stats.retransmits += 1;
+        self.rtt_probe = None;
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+        Some(Outgoing {
+            hdr: h,
+            payload_len: n,
+        })
+    }
+
+    pub(super) fn arm_keepalive(&mut self, now: u64) {
+        if let Some(idle) = self.cfg.keepalive_ns {
+            self.keepalive_at = Some(now + idle);
+        }
+    }
+}
