@@ -135,10 +135,18 @@ after_flip() {
         wait_for "! ctl '$A_SOCK' 'show conn json' | grep -q ESTABLISHED" 10 0.2
 }
 
+# begin_round NAME: the VIP on A, both nodes' counters as the baseline
+# (B0, A0), and the round's output file OUT.
+begin_round() {
+    route_to "$A_IP"
+    B0=$(js "$B_SOCK")
+    A0=$(js "$A_SOCK")
+    OUT=$AE_TMP/$1.out
+}
+sha_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
 # --- wget: resumes with Range on its own --------------------------------
-B0=$(js "$B_SOCK")
-A0=$(js "$A_SOCK")
-OUT=$AE_TMP/wget.out
+begin_round wget
 log "wget --limit-rate=${RATE_MIB}m $URL"
 bg_start wget "$C" timeout 120 wget --progress=dot:giga --tries=10 --waitretry=1 --read-timeout=15 \
     --limit-rate="${RATE_MIB}m" -O "$OUT" "$URL"
@@ -148,17 +156,14 @@ wait_pid_exit "$WGET_PID" 100 || die "wget did not finish within 100 s"
 wait "$WGET_PID" && rc=0 || rc=$?
 indent <"$AE_TMP/wget.log"
 check "wget exited 0 (exit $rc)" test "$rc" -eq 0
-check "wget's file is byte-exact (sha256)" test "$(sha256sum <"$OUT" | cut -d' ' -f1)" = "$WANT"
+check "wget's file is byte-exact (sha256)" test "$(sha_of "$OUT")" = "$WANT"
 check "wget saw the reset" grep -q 'Connection reset by peer' "$AE_TMP/wget.log"
 check "wget resumed with Range and got 206" grep -q '206 Partial Content' "$AE_TMP/wget.log"
 after_flip wget "$B0" "$A0"
 rm -f "$OUT"
 
 # --- curl, then curl -C - ------------------------------------------------
-route_to "$A_IP"
-B0=$(js "$B_SOCK")
-A0=$(js "$A_SOCK")
-OUT=$AE_TMP/curl.out
+begin_round curl
 bg_start curl1 "$C" timeout 120 curl -sS --limit-rate "${RATE_MIB}M" -o "$OUT" "$URL"
 CURL_PID=$BG_PID
 flip_when_file "$OUT"
@@ -172,15 +177,12 @@ timeout 120 ip netns exec "$C" curl -sS -C - -o "$OUT" -D "$AE_TMP/curl2.head" "
 indent <"$AE_TMP/curl2.head"
 check "curl -C - exited 0 (exit $rc)" test "$rc" -eq 0
 check "curl -C - got 206 from byte $have" grep -qE "^Content-Range: bytes $have-" "$AE_TMP/curl2.head"
-check "curl's file is byte-exact (sha256)" test "$(sha256sum <"$OUT" | cut -d' ' -f1)" = "$WANT"
+check "curl's file is byte-exact (sha256)" test "$(sha_of "$OUT")" = "$WANT"
 after_flip curl "$B0" "$A0"
 rm -f "$OUT"
 
 # --- anyedge get: the engine's own client --------------------------------
-route_to "$A_IP"
-B0=$(js "$B_SOCK")
-A0=$(js "$A_SOCK")
-OUT=$AE_TMP/get.out
+begin_round get
 bg_start get "$R" timeout 120 "$ANYEDGE" get --vdev net_tap0,iface=ag0 -- --ip "$GET_IP/24" \
     --gateway 10.0.4.1 --limit-rate "${RATE_MIB}m" -o "$OUT" -v "$URL"
 GET_PID=$BG_PID
@@ -192,7 +194,7 @@ wait_pid_exit "$GET_PID" 100 || die "anyedge get did not finish within 100 s"
 wait "$GET_PID" && rc=0 || rc=$?
 indent <"$AE_TMP/get.log"
 check "anyedge get exited 0 (exit $rc)" test "$rc" -eq 0
-check "anyedge get's file is byte-exact (sha256)" test "$(sha256sum <"$OUT" | cut -d' ' -f1)" = "$WANT"
+check "anyedge get's file is byte-exact (sha256)" test "$(sha_of "$OUT")" = "$WANT"
 check "anyedge get was reset and asked again with Range" grep -q 'Range: bytes=' "$AE_TMP/get.log"
 after_flip "anyedge get" "$B0" "$A0"
 
