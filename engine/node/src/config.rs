@@ -100,6 +100,12 @@ pub struct RawAnycast {
     pub resume: Option<String>,
     /// Shared key for peer and overlay messages.
     pub key: Option<String>,
+    /// Prefix length that groups clients into one path entry (32: per address).
+    pub prefix: Option<u8>,
+    /// Seconds an entry may be used for a resume after its last update.
+    pub entry_lifetime: Option<u64>,
+    /// Path entries kept, at most (LRU beyond).
+    pub entries: Option<usize>,
 }
 
 /// `[http]` as written.
@@ -205,6 +211,12 @@ pub struct Anycast {
     pub resume: ResumePolicy,
     /// Shared key.
     pub key: Option<String>,
+    /// Client prefix length of a path entry (8..=32).
+    pub prefix: u8,
+    /// Entry lifetime, nanoseconds.
+    pub entry_lifetime_ns: u64,
+    /// Path-table capacity.
+    pub entries: usize,
 }
 
 /// `[overlay]`, validated.
@@ -295,6 +307,9 @@ impl Default for NodeConfig {
                 listen: 7700,
                 resume: ResumePolicy::Careful,
                 key: None,
+                prefix: 32,
+                entry_lifetime_ns: 600_000_000_000,
+                entries: 65_536,
             },
             http_port: 80,
             cache_dir: None,
@@ -419,6 +434,32 @@ impl NodeConfig {
                     return Err(err("[anycast] key", "(hidden)", "at least 8 characters"));
                 }
                 cfg.anycast.key = Some(k);
+            }
+            if let Some(p) = a.prefix {
+                if !(8..=32).contains(&p) {
+                    return Err(err(
+                        "[anycast] prefix",
+                        &p.to_string(),
+                        "a prefix length 8..32",
+                    ));
+                }
+                cfg.anycast.prefix = p;
+            }
+            if let Some(t) = a.entry_lifetime {
+                if !(1..=86_400).contains(&t) {
+                    return Err(err(
+                        "[anycast] entry_lifetime",
+                        &t.to_string(),
+                        "seconds, 1..86400",
+                    ));
+                }
+                cfg.anycast.entry_lifetime_ns = t * 1_000_000_000;
+            }
+            if let Some(n) = a.entries {
+                if !(1..=16_777_216).contains(&n) {
+                    return Err(err("[anycast] entries", &n.to_string(), "1..16777216"));
+                }
+                cfg.anycast.entries = n;
             }
         }
         if let Some(h) = raw.http {
@@ -613,6 +654,23 @@ backup = "10.0.3.2:7900"
 "#;
 
     #[test]
+    fn anycast_path_table_keys_read_and_default() {
+        let c = NodeConfig::parse("[anycast]\nvips = [\"203.0.113.10\"]\nprefix = 24\nentry_lifetime = 30\nentries = 1000\n").unwrap();
+        assert_eq!(c.anycast.prefix, 24);
+        assert_eq!(c.anycast.entry_lifetime_ns, 30_000_000_000);
+        assert_eq!(c.anycast.entries, 1000);
+        let d = NodeConfig::parse("[anycast]\nvips = [\"203.0.113.10\"]\n").unwrap();
+        assert_eq!(
+            (
+                d.anycast.prefix,
+                d.anycast.entry_lifetime_ns,
+                d.anycast.entries
+            ),
+            (32, 600_000_000_000, 65_536)
+        );
+    }
+
+    #[test]
     fn the_design_example_is_accepted() {
         let c = NodeConfig::parse(FULL).unwrap();
         assert_eq!(c.name, "edge-a");
@@ -638,6 +696,12 @@ backup = "10.0.3.2:7900"
             ),
             ("[anycast]\nvips = [\"1.2.3\"]\n", "[anycast] vips: '1.2.3'"),
             ("[anycast]\nresume = \"fast\"\n", "[anycast] resume: 'fast'"),
+            ("[anycast]\nprefix = 40\n", "[anycast] prefix: '40'"),
+            (
+                "[anycast]\nentry_lifetime = 0\n",
+                "[anycast] entry_lifetime: '0'",
+            ),
+            ("[anycast]\nentries = 0\n", "[anycast] entries: '0'"),
             (
                 "[cache]\nsize = \"12 parsecs\"\n",
                 "[cache] size: '12 parsecs'",

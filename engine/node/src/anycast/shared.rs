@@ -12,11 +12,6 @@ use anyedge_port::Counter;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Mutex;
 
-/// Entries a node keeps.
-const TABLE_CAP: usize = 65_536;
-/// How long an entry may be used for a resume.
-const LIFETIME_NS: u64 = 600_000_000_000;
-
 /// Counters of `show anycast`.
 #[derive(Debug, Default)]
 pub struct AnycastCounters {
@@ -91,7 +86,7 @@ impl AnycastShared {
             listen: a.listen,
             resume: a.resume,
             key: a.key.clone().unwrap_or_default().into_bytes(),
-            table: Mutex::new(PathTable::new(TABLE_CAP, 32, LIFETIME_NS)),
+            table: Mutex::new(PathTable::new(a.entries, a.prefix, a.entry_lifetime_ns)),
             counters: AnycastCounters::default(),
         })
     }
