@@ -286,15 +286,79 @@ impl Cache {
     ) -> Result<Object, CacheError> {
         let meta =
             std::fs::metadata(path).map_err(|e| CacheError(format!("{}: {e}", path.display())))?;
-        let len = meta.len() as usize;
+        let last_modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let name = path.display().to_string();
+        self.store(
+            key,
+            &name,
+            meta.len() as usize,
+            last_modified,
+            next,
+            report,
+            |buf| {
+                std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, buf))
+            },
+        )
+    }
+
+    /// Adds an object from memory (the overlay edge filling its cache from
+    /// a gateway's answer) and publishes it at once. An object with the
+    /// same key is replaced; readers of the old one keep it until done.
+    pub fn insert(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        last_modified: u64,
+    ) -> Result<Arc<Object>, CacheError> {
+        let _guard = self
+            .load_lock
+            .lock()
+            .map_err(|_| CacheError("cache loader poisoned".into()))?;
+        let mut next: Index = (**self.index.load()).clone();
+        let mut report = LoadReport::default();
+        let obj = Arc::new(self.store(
+            key,
+            key,
+            bytes.len(),
+            last_modified,
+            &mut next,
+            &mut report,
+            |buf| {
+                buf.copy_from_slice(bytes);
+                Ok(())
+            },
+        )?);
+        next.insert(key.to_string(), obj.clone());
+        self.index.store(Arc::new(next));
+        Ok(obj)
+    }
+
+    /// Places `len` bytes written by `fill` in the region (evicting least
+    /// recently used objects for room) and describes them: strong ETag from
+    /// SHA-256, Content-Type from the key's extension.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &self,
+        key: &str,
+        name: &str,
+        len: usize,
+        last_modified: u64,
+        next: &mut Index,
+        report: &mut LoadReport,
+        fill: impl FnOnce(&mut [u8]) -> std::io::Result<()>,
+    ) -> Result<Object, CacheError> {
         if len > self.region.len() {
             return Err(CacheError(format!(
-                "{}: {len} bytes is larger than the cache region ({} bytes)",
-                path.display(),
+                "{name}: {len} bytes is larger than the cache region ({} bytes)",
                 self.region.len()
             )));
         }
-        // The object this file replaces stays until the new one is in place;
+        // The object this one replaces stays until the new one is in place;
         // it frees its extent when the last reader drops it.
         let mut extent = loop {
             if let Some(e) = self.region.alloc(len) {
@@ -302,33 +366,25 @@ impl Cache {
             }
             if !self.evict_one(next, key) {
                 return Err(CacheError(format!(
-                    "{}: no room for {len} bytes in the cache region",
-                    path.display()
+                    "{name}: no room for {len} bytes in the cache region"
                 )));
             }
             report.evicted += 1;
         };
-        let read = std::fs::File::open(path).and_then(|mut f| {
+        let read = {
             let buf = self.region.write(&mut extent);
-            std::io::Read::read_exact(&mut f, buf).map(|_| Sha256::digest(&*buf))
-        });
+            fill(buf).map(|_| Sha256::digest(&*buf))
+        };
         let digest = match read {
             Ok(d) => d,
             Err(e) => {
                 self.region.release(&extent);
-                return Err(CacheError(format!("{}: {e}", path.display())));
+                return Err(CacheError(format!("{name}: {e}")));
             }
         };
-        let etag = format!("\"{}\"", hex(&digest[..16]));
-        let last_modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         Ok(Object {
             key: key.to_string(),
-            etag,
+            etag: format!("\"{}\"", hex(&digest[..16])),
             last_modified,
             content_type: content_type(key),
             extent,

@@ -116,3 +116,18 @@ fn refuses_what_leaves_the_directory_or_does_not_fit() {
         .0
         .contains("No such file"));
 }
+
+#[test]
+fn objects_inserted_from_memory_are_served_and_replace_older_ones() {
+    let c = Cache::new(1 << 20, None).unwrap();
+    let a = c.insert("fill/a.bin", &[1u8; 1000], 7).unwrap();
+    assert_eq!(c.get("fill/a.bin").unwrap().bytes(), &[1u8; 1000][..]);
+    assert_eq!(a.last_modified, 7);
+    assert_eq!(a.content_type, "application/octet-stream");
+    let b = c.insert("fill/a.bin", &[2u8; 10], 8).unwrap();
+    assert_ne!(a.etag, b.etag, "the ETag follows the content");
+    // The replaced object stays readable for whoever still holds it.
+    assert_eq!(a.bytes(), &[1u8; 1000][..]);
+    assert_eq!(c.get("fill/a.bin").unwrap().bytes(), &[2u8; 10][..]);
+    assert!(c.insert("huge", &vec![0u8; 2 << 20], 0).is_err());
+}

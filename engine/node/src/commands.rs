@@ -186,10 +186,7 @@ impl<P: Port> Node<P> {
             ["show", "http"] => self.show_http(json),
             ["cache", "load", dir] => self.cache_load(dir),
             ["show", "anycast"] => self.show_anycast(json),
-            ["show", "overlay"] => Reply::err(format!(
-                "'{}' is not yet available in this build",
-                words.join(" ")
-            )),
+            ["show", "overlay"] => self.show_overlay(json),
             _ => Reply::err(format!("unknown command '{}': type help", line.trim())),
         }
     }
@@ -591,6 +588,33 @@ impl<P: Port> Node<P> {
             }
             Err(e) => Reply::err(e.0),
         }
+    }
+
+    fn show_overlay(&self, json: bool) -> Reply {
+        let Some(o) = &self.overlay else {
+            return Reply::err("no overlay: set [overlay] role in the node config");
+        };
+        let c = &o.counters;
+        let v = json!({
+            "role": format!("{:?}", o.cfg.role).to_lowercase(),
+            "gateway": o.cfg.gateway.map(|a| a.to_string()),
+            "origin": o.cfg.origin.map(|a| a.to_string()),
+            "listen": (o.cfg.role == crate::config::OverlayRole::Gateway).then_some(o.cfg.listen),
+            "backup": o.cfg.backup.map(|a| a.to_string()),
+            "edge": {"fetches": c.fetches.get(), "fills": c.fills.get(), "fill_bytes": c.fill_bytes.get(),
+                "not_found": c.not_found.get(), "pool_reuse": c.pool_reuse.get(), "pool_retry": c.pool_retry.get(), "upstream_opened": c.upstream_opened.get()},
+            "gateway_relay": {"relays": c.relays.get(), "bytes_down": c.relayed_down.get(), "bytes_up": c.relayed_up.get()},
+            "failures": {"refused": c.refused.get(), "reset": c.reset.get(), "timeout": c.timeout.get(),
+                "bad_response": c.bad_response.get(), "upstream_5xx": c.upstream_5xx.get()},
+            "replication": "not built yet",
+        });
+        if json {
+            return Reply::json(v);
+        }
+        Reply::ok(format!(
+            "overlay role {} (gateway {}, origin {}, listen {})\nedge: {}\ngateway: {}\nfailures: {}\nreplication: not built yet",
+            v["role"], v["gateway"], v["origin"], v["listen"], v["edge"], v["gateway_relay"], v["failures"]
+        ))
     }
 
     fn show_http(&self, json: bool) -> Reply {

@@ -138,6 +138,8 @@ pub struct RawOverlay {
     pub origin: Option<String>,
     /// Node that keeps replicas of client connections.
     pub backup: Option<String>,
+    /// Gateway: TCP port that edges connect to (default 7800).
+    pub listen: Option<u16>,
 }
 
 /// An IPv4 address with its prefix length.
@@ -230,6 +232,8 @@ pub struct Overlay {
     pub origin: Option<SocketAddrV4>,
     /// Backup node for replicated connections.
     pub backup: Option<SocketAddrV4>,
+    /// Gateway: TCP port that edges connect to.
+    pub listen: u16,
 }
 
 /// `[tcp]`, validated.
@@ -554,6 +558,11 @@ impl NodeConfig {
                 gateway: sock("gateway", &o.gateway)?,
                 origin: sock("origin", &o.origin)?,
                 backup: sock("backup", &o.backup)?,
+                listen: match o.listen {
+                    Some(0) => return Err(err("[overlay] listen", "0", "a TCP port 1..65535")),
+                    Some(p) => p,
+                    None => 7800,
+                },
             };
             if role == OverlayRole::Edge && ov.gateway.is_none() {
                 return Err(ConfigError(

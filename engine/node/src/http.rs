@@ -26,8 +26,8 @@ pub const IDLE_TIMEOUT_NS: u64 = 60_000_000_000;
 const INBUF: usize = 16 * 1024;
 
 /// Statuses counted one by one in `show http`.
-pub const STATUSES: [u16; 13] = [
-    200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 501, 505,
+pub const STATUSES: [u16; 15] = [
+    200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 501, 502, 504, 505,
 ];
 
 /// HTTP counters of one core.
@@ -77,6 +77,9 @@ pub struct HttpCtx<'a> {
     pub unix_now: u64,
     /// Counters.
     pub counters: &'a HttpCounters,
+    /// An overlay edge: a miss is fetched from the gateway instead of
+    /// answered 404.
+    pub fetch_misses: bool,
 }
 
 /// One connection's HTTP state.
@@ -96,6 +99,13 @@ pub struct HttpConn {
     /// When the connection must have made progress (header or idle timeout).
     pub deadline: Option<u64>,
     waiting_for_head: bool,
+    /// A miss for the stack to fetch (overlay edge).
+    miss: Option<String>,
+    /// Waiting for a fetch: the request stays in the buffer until the
+    /// object is in the cache or the fetch failed.
+    fetching: bool,
+    /// The status a failed fetch left for the waiting request.
+    fetch_status: Option<u16>,
 }
 
 impl HttpConn {
@@ -114,12 +124,36 @@ impl HttpConn {
             resumed: false,
             deadline: Some(now + HEADER_TIMEOUT_NS),
             waiting_for_head: true,
+            miss: None,
+            fetching: false,
+            fetch_status: None,
         }
+    }
+
+    /// The key of a miss to fetch, once (overlay edge).
+    pub fn take_miss(&mut self) -> Option<String> {
+        self.miss.take()
+    }
+
+    /// Whether a request waits for a fetch.
+    pub fn fetching(&self) -> bool {
+        self.fetching
+    }
+
+    /// The fetch for the waiting request ended: the object is in the cache
+    /// (`None`), or the request is to be answered with `status`.
+    pub fn fetch_done(&mut self, status: Option<u16>, now: u64) {
+        self.fetching = false;
+        self.fetch_status = status;
+        self.deadline = Some(now + HEADER_TIMEOUT_NS);
     }
 
     /// Reads what arrived, answers every complete request in order
     /// (pipelining), and keeps the send buffer full.
     pub fn serve(&mut self, c: &mut Conn, now: u64, ctx: &HttpCtx) {
+        if self.fetching {
+            return;
+        }
         loop {
             if self.sending {
                 self.pump(c, ctx);
@@ -153,7 +187,7 @@ impl HttpConn {
                 break;
             }
         }
-        if c.at_eof() && !self.sending {
+        if c.at_eof() && !self.sending && !self.fetching {
             c.close();
             self.deadline = None;
         }
@@ -180,7 +214,6 @@ impl HttpConn {
                 self.inbuf.len()
             }
             Parsed::Complete(req, used) => {
-                ctx.counters.requests.inc();
                 let head_only = req.method == Method::Head;
                 self.close_after = !req.keep_alive;
                 let status = if req.method == Method::Other {
@@ -200,17 +233,27 @@ impl HttpConn {
                             e.status
                         }
                         Ok(()) => match ctx.cache.get(&self.key) {
+                            None if ctx.fetch_misses && self.fetch_status.is_none() => {
+                                // Overlay edge: fetch it, then answer this
+                                // request again from the cache.
+                                self.miss = Some(self.key.clone());
+                                self.fetching = true;
+                                self.deadline = None;
+                                return false;
+                            }
                             None => {
+                                let code = self.fetch_status.take().unwrap_or(404);
                                 write_simple(
-                                    404,
+                                    code,
                                     ctx.unix_now,
                                     req.keep_alive,
                                     head_only,
                                     &mut self.head,
                                 );
-                                404
+                                code
                             }
                             Some(obj) => {
+                                self.fetch_status = None;
                                 let meta = ObjectMeta {
                                     len: obj.len(),
                                     etag: &obj.etag,
@@ -234,6 +277,8 @@ impl HttpConn {
                         },
                     }
                 };
+                // Counted once answered (a fetched miss is answered twice).
+                ctx.counters.requests.inc();
                 ctx.counters.count(status);
                 used
             }

@@ -21,6 +21,7 @@ pub mod fwd;
 pub mod http;
 pub mod lcore;
 pub mod node;
+pub mod overlay;
 pub mod stats;
 pub mod tcp;
 

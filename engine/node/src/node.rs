@@ -104,6 +104,7 @@ pub struct Node<P: Port> {
     pub(crate) cache: Option<Arc<anyedge_cache::Cache>>,
     pub(crate) http_counters: Vec<Arc<crate::http::HttpCounters>>,
     pub(crate) anycast: Option<Arc<crate::anycast::shared::AnycastShared>>,
+    pub(crate) overlay: Option<Arc<crate::overlay::OverlayShared>>,
 }
 
 impl<P: Port> Node<P> {
@@ -179,6 +180,7 @@ impl<P: Port> Node<P> {
             .map(|_| Arc::new(crate::http::HttpCounters::default()))
             .collect();
         let anycast = crate::anycast::shared::AnycastShared::new(&cfg).map(Arc::new);
+        let overlay = crate::overlay::OverlayShared::new(&cfg).map(Arc::new);
         let cache = match &cfg.cache_dir {
             None => None,
             Some(dir) => {
@@ -205,6 +207,7 @@ impl<P: Port> Node<P> {
                     cache.clone(),
                     http_counters[i].clone(),
                     anycast.clone(),
+                    overlay.clone(),
                 ),
                 opts.burst,
                 lcore_counters[i].clone(),
@@ -241,6 +244,7 @@ impl<P: Port> Node<P> {
             cache,
             http_counters,
             anycast,
+            overlay,
         })
     }
 

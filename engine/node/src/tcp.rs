@@ -35,6 +35,12 @@ pub enum App {
     Sink,
     /// HTTP/1.1 from the cache (`[http] port`).
     Http,
+    /// Overlay gateway: a connection from an edge, relayed to the origin.
+    GwDown,
+    /// Overlay gateway: the connection to the origin for one edge connection.
+    GwUp,
+    /// Overlay edge: a connection to the gateway that carries misses.
+    EdgeUp,
 }
 
 impl App {
@@ -45,19 +51,22 @@ impl App {
             App::Chargen => "chargen",
             App::Sink => "sink",
             App::Http => "http",
+            App::GwDown => "overlay-from-edge",
+            App::GwUp => "overlay-to-origin",
+            App::EdgeUp => "overlay-to-gateway",
         }
     }
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Meta {
-    port: u16,
+pub(crate) struct Meta {
+    pub(crate) port: u16,
     peer_mac: Option<MacAddr>,
     next_hop: Ipv4Addr,
-    app: App,
+    pub(crate) app: App,
     chargen_pos: usize,
     /// How the connection ended, once it has.
-    end: Option<Event>,
+    pub(crate) end: Option<Event>,
     /// When we last asked for the next hop's MAC.
     arp_at: Option<u64>,
     /// Pacing credit in bytes, and when it was last topped up.
@@ -131,19 +140,19 @@ fn chargen_period() -> &'static [u8] {
 pub struct TcpStack {
     /// The connection table.
     pub table: Table,
-    meta: Vec<Option<Meta>>,
+    pub(crate) meta: Vec<Option<Meta>>,
     services: Services,
-    scratch: Vec<u8>,
+    pub(crate) scratch: Vec<u8>,
     touched: Vec<ConnId>,
-    pending: Vec<ConnId>,
+    pub(crate) pending: Vec<ConnId>,
     next_port: u16,
     recent: std::collections::VecDeque<ConnRow>,
-    http: Vec<Option<crate::http::HttpConn>>,
-    cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
+    pub(crate) http: Vec<Option<crate::http::HttpConn>>,
+    pub(crate) cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
     http_port: Option<u16>,
     limits: anyedge_http::Limits,
     http_counters: std::sync::Arc<crate::http::HttpCounters>,
-    unix_base: u64,
+    pub(crate) unix_base: u64,
     next_deadline_scan: u64,
     anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
     /// Peer datagrams to send: (destination, payload).
@@ -151,6 +160,14 @@ pub struct TcpStack {
     /// 4-tuples we already told the peers about (client, VIP).
     notified: std::collections::VecDeque<(SocketAddrV4, SocketAddrV4)>,
     next_record: u64,
+    /// The overlay role of this node, if any (issue 7).
+    pub(crate) overlay: Option<std::sync::Arc<crate::overlay::OverlayShared>>,
+    /// Overlay state per connection slot.
+    pub(crate) ov: Vec<Option<crate::overlay::stack::OvSlot>>,
+    /// Idle edge-gateway connections.
+    pub(crate) pool: Vec<ConnId>,
+    /// Clients whose miss waits for a gateway connection: (client, key).
+    pub(crate) fetch_wait: Vec<(ConnId, String)>,
 }
 
 /// How often serving connections record their path metrics.
@@ -168,6 +185,7 @@ impl TcpStack {
         cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
         http_counters: std::sync::Arc<crate::http::HttpCounters>,
         anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
+        overlay: Option<std::sync::Arc<crate::overlay::OverlayShared>>,
     ) -> Self {
         let t = &cfg.tcp;
         let table = Table::new(TableConfig {
@@ -214,8 +232,16 @@ impl TcpStack {
             outbox: Vec::new(),
             notified: std::collections::VecDeque::with_capacity(64),
             next_record: 0,
+            overlay,
+            ov: Vec::new(),
+            pool: Vec::new(),
+            fetch_wait: Vec::new(),
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
+        s.ov = (0..s.table.capacity()).map(|_| None).collect();
+        if let Some((_, p)) = s.overlay.as_ref().and_then(|o| o.origin()) {
+            s.table.listen(p);
+        }
         if let Some(p) = s.http_port {
             s.table.listen(p);
         }
@@ -238,7 +264,9 @@ impl TcpStack {
     }
 
     fn app_for(&self, port: u16) -> App {
-        if Some(port) == self.http_port {
+        if self.overlay.as_ref().and_then(|o| o.origin()).map(|o| o.1) == Some(port) {
+            App::GwDown
+        } else if Some(port) == self.http_port {
             App::Http
         } else if Some(port) == self.services.echo {
             App::Echo
@@ -306,6 +334,9 @@ impl TcpStack {
                     arp_at: None,
                     pace: (0, 0),
                 });
+                if self.app_for(local.port()) == App::GwDown {
+                    self.gw_accept(now, id, addrs, arp, port);
+                }
                 if self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst) {
                     self.pending.push(id);
                 }
@@ -387,6 +418,7 @@ impl TcpStack {
         }
         if now >= self.next_deadline_scan {
             self.next_deadline_scan = now + DEADLINE_SCAN_NS;
+            self.overlay_timers(now, &mut touched);
             for (id, h) in self.http.iter_mut().enumerate() {
                 let Some(h) = h.as_mut() else { continue };
                 if h.timed_out(now, &self.http_counters) {
@@ -452,6 +484,9 @@ impl TcpStack {
         burst: usize,
     ) -> bool {
         self.serve(id, now);
+        if !self.fetch_wait.is_empty() {
+            self.start_fetches(now, addrs, arp);
+        }
         let more = self.send_output(now, id, addrs, arp, counters, tx, txq, burst);
         // Service again: sending may have freed room (chargen, HTTP) or the
         // connection may have ended.
@@ -473,6 +508,7 @@ impl TcpStack {
                 }
                 self.recent.push_back(row);
             }
+            self.overlay_reaped(now, id);
             self.table.reap(id);
             self.meta[id] = None;
             self.http[id] = None;
@@ -493,6 +529,7 @@ impl TcpStack {
         }
         match m.app {
             App::Discard | App::Sink => while c.recv_discard(usize::MAX) > 0 {},
+            App::GwDown | App::GwUp | App::EdgeUp => return self.overlay_serve(now, id),
             App::Http => {
                 if let (Some(h), Some(cache)) = (self.http[id].as_mut(), self.cache.as_deref()) {
                     let ctx = crate::http::HttpCtx {
@@ -501,8 +538,12 @@ impl TcpStack {
                         limits: &self.limits,
                         unix_now: self.unix_base + now / 1_000_000_000,
                         counters: &self.http_counters,
+                        fetch_misses: self.overlay.as_ref().is_some_and(|o| o.gateway().is_some()),
                     };
                     h.serve(c, now, &ctx);
+                    if let Some(key) = h.take_miss() {
+                        self.fetch_wait.push((id, key));
+                    }
                 }
                 return;
             }

@@ -99,6 +99,7 @@ fn keep_alive_requests_make_no_heap_allocation_on_the_server() {
         limits: &limits,
         unix_now: 1_700_000_000,
         counters: &counters,
+        fetch_misses: false,
     };
 
     let cfg = ConnConfig {

@@ -160,10 +160,11 @@ impl FwdCtx {
         cache: Option<Arc<anyedge_cache::Cache>>,
         http: Arc<crate::http::HttpCounters>,
         anycast: Option<Arc<crate::anycast::shared::AnycastShared>>,
+        overlay: Option<Arc<crate::overlay::OverlayShared>>,
     ) -> Self {
         let mut c = FwdCtx::new(addrs);
         c.tcp = Some(crate::tcp::TcpStack::new(
-            cfg, 1460, core, cache, http, anycast,
+            cfg, 1460, core, cache, http, anycast, overlay,
         ));
         c
     }
