@@ -309,7 +309,7 @@ fn console_commands_answer_and_refuse_clearly() {
     assert!(!node.execute("set fwd bogus").ok);
     assert!(!node.execute("frobnicate").ok);
     let r = node.execute("show overlay");
-    assert!(!r.ok && r.text.contains("not yet available"));
+    assert!(!r.ok && r.text.contains("no overlay: set [overlay] role"));
     let v: serde_json::Value =
         serde_json::from_str(&node.execute("show anycast json").text).unwrap();
     assert_eq!(v["vips"][0], "203.0.113.10");
