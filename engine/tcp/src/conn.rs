@@ -312,6 +312,8 @@ pub struct Conn {
     events: VecDeque<Event>,
     stats: ConnStats,
     resume: Option<crate::resume::Resume>,
+    /// Early data on overlay connections ([`early`]), if in use.
+    early: Option<early::Early>,
 }
 
 /// Shift so that `buf` bytes fit the 16-bit window field (RFC 7323 2.3, at most 14).
@@ -394,6 +396,7 @@ impl Conn {
             events: VecDeque::with_capacity(MAX_EVENTS),
             stats: ConnStats::default(),
             resume: None,
+            early: None,
         }
     }
 
@@ -750,8 +753,11 @@ impl Conn {
     }
 }
 
+pub mod early;
 mod input;
 mod output;
+
+pub use early::EarlyOutcome;
 
 #[cfg(test)]
 mod tests;
