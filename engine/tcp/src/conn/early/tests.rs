@@ -55,12 +55,12 @@ fn seg<'a>(h: &TcpHeader, payload: &'a [u8]) -> Segment<'a> {
 enum Gw {
     /// A table; `auth_ok` says whether its verifier accepts [`TAG`].
     Table {
-        t: Table,
+        t: Box<Table>,
         id: Option<ConnId>,
         auth_ok: bool,
     },
     /// A peer without the scheme: a plain `Conn::accept` with its own ISN.
-    Plain(Option<Conn>),
+    Plain(Box<Option<Conn>>),
 }
 
 type DropFilter = Box<dyn FnMut(&Wire) -> bool>;
@@ -121,7 +121,7 @@ impl EPair {
     fn gw_conn(&mut self) -> Option<&mut Conn> {
         match &mut self.gw {
             Gw::Table { t, id, .. } => id.and_then(|i| t.get_mut(i)),
-            Gw::Plain(c) => c.as_mut(),
+            Gw::Plain(c) => c.as_mut().as_mut(),
         }
     }
 
@@ -216,10 +216,10 @@ impl EPair {
                 }
             }
             Gw::Plain(c) => {
-                match c {
+                match c.as_mut() {
                     Some(c) => c.handle_segment(now, &s),
                     None if s.flags == SYN => {
-                        *c = Some(Conn::accept(cfg(), gw_addr(), edge_addr(), 5000, &s, now));
+                        **c = Some(Conn::accept(cfg(), gw_addr(), edge_addr(), 5000, &s, now));
                     }
                     None => {}
                 }
@@ -313,7 +313,7 @@ fn table_gw(auth_ok: bool, listen: bool) -> Gw {
         t.listen(80);
     }
     Gw::Table {
-        t,
+        t: Box::new(t),
         id: None,
         auth_ok,
     }
@@ -534,7 +534,7 @@ fn lost_syn_ack_is_sent_again_for_the_retransmitted_syn() {
 #[test]
 fn non_speaker_syn_ack_falls_back_to_a_normal_handshake() {
     let edge = Conn::connect_early(cfg(), edge_addr(), gw_addr(), ISS, PROPOSED, TAG, 0);
-    let mut p = EPair::new(edge, Gw::Plain(None), 15 * MS);
+    let mut p = EPair::new(edge, Gw::Plain(Box::new(None)), 15 * MS);
     let req = request(1500);
     p.exchange(&req, &request(700), 10_000 * MS);
     assert_eq!(p.edge.early_outcome(), Some(EarlyOutcome::FellBack));
