@@ -270,8 +270,10 @@ impl Conn {
     /// Gateway, before the RFC 9293 3.10.7.4 checks: a SYN with SEQ = IRS
     /// exactly is the edge retransmitting because our SYN-ACK was lost:
     /// owe it again (only an edge that made the proposal knows IRS and
-    /// repeats it, so a blind attacker gets nothing in 2^32 tries). Returns
-    /// whether the segment was consumed.
+    /// repeats it, so a blind attacker gets nothing in 2^32 tries). The edge,
+    /// still in SYN-SENT, dropped whatever we sent after that SYN-ACK, so
+    /// our unacknowledged data follows the SYN-ACK again at once instead of
+    /// waiting for a backed-off RTO. Returns whether the segment was consumed.
     pub(super) fn early_gateway_syn(&mut self, seg: &Segment) -> bool {
         let Some(Early::Gateway { syn_ack_owed }) = self.early.as_mut() else {
             return false;
@@ -283,6 +285,8 @@ impl Conn {
             self.syn_pending = true;
         } else if self.state.synchronized() && self.state != State::TimeWait {
             *syn_ack_owed = true;
+            self.snd_nxt = self.snd_una;
+            self.rexmit_next = self.snd_una;
         }
         true
     }

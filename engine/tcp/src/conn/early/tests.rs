@@ -74,6 +74,10 @@ struct EPair {
     sent: Vec<Wire>,
     drop: DropFilter,
     busy: [u64; 2],
+    /// Serialization time per segment (12 us, about 1 Gbit/s for full
+    /// segments); 0 makes a burst arrive at once, so that the gateway sees
+    /// the SYN and the early data before it answers.
+    spacing: u64,
     /// What the gateway application read, and when it first read something.
     gw_got: Vec<u8>,
     gw_first_data_at: Option<u64>,
@@ -100,6 +104,7 @@ impl EPair {
             sent: Vec::new(),
             drop: Box::new(|_| false),
             busy: [0; 2],
+            spacing: 12_000,
             gw_got: Vec::new(),
             gw_first_data_at: None,
             response: Vec::new(),
@@ -134,7 +139,7 @@ impl EPair {
 
     fn put(&mut self, to_gw: bool, hdr: TcpHeader, payload: Vec<u8>) {
         let dir = usize::from(to_gw);
-        self.busy[dir] = self.busy[dir].max(self.now) + 12_000;
+        self.busy[dir] = self.busy[dir].max(self.now) + self.spacing;
         let w = Wire {
             at: self.busy[dir] + self.delay,
             to_gw,
@@ -293,6 +298,15 @@ impl EPair {
         while self.now < end && self.step() {}
         assert!(self.gw_got == req, "gateway got the request once, in order");
         assert!(self.edge_got == resp, "edge got the response");
+        eprintln!(
+            "request at gateway app {:.3} ms, response at edge app {:.3} ms, \
+             edge SYNs {}, edge retransmits {}, outcome {:?}",
+            self.gw_first_data_at.unwrap_or(0) as f64 / 1e6,
+            self.edge_first_data_at.unwrap_or(0) as f64 / 1e6,
+            self.syns_to_gw(),
+            self.edge.stats().retransmits,
+            self.edge.early_outcome()
+        );
     }
 
     fn syns_to_gw(&self) -> usize {
@@ -379,6 +393,16 @@ fn early_data_saves_one_rtt() {
     assert_eq!((s.early_accepted, s.early_rejected), (1, 0));
     assert!(p.gw_conn().unwrap().early_accepted());
 
+    // Again with the SYN and the request arriving in one burst: the
+    // gateway is established by the data and its SYN-ACK acknowledges it.
+    let mut b = EPair::early(delay, true, true);
+    b.spacing = 0;
+    b.exchange(&req, &resp, 10_000 * MS);
+    assert_eq!(b.gw_first_data_at, Some(delay));
+    assert_eq!(b.edge_first_data_at, Some(2 * delay));
+    let sa = b.sent.iter().find(|w| w.hdr.flags == SYN | ACK).unwrap();
+    assert_eq!(sa.hdr.ack, ISS + 1 + req.len() as u32);
+
     // The same exchange with a normal handshake.
     let edge = Conn::connect(cfg(), edge_addr(), gw_addr(), ISS, 0);
     let mut n = EPair::new(edge, table_gw(true, true), delay);
@@ -462,7 +486,14 @@ fn gateway_syn_ack_acknowledges_data_queued_in_syn_received() {
 /// gateway application gets the request once.
 #[test]
 fn lost_syn_is_retransmitted_with_the_data() {
+    for spacing in [12_000, 0] {
+        lost_syn(spacing);
+    }
+}
+
+fn lost_syn(spacing: u64) {
     let mut p = EPair::early(15 * MS, true, true);
+    p.spacing = spacing;
     let mut first = true;
     p.drop = Box::new(move |w| {
         let d = first && w.to_gw && w.hdr.flags & SYN != 0;
@@ -504,7 +535,14 @@ fn lost_early_data_is_repaired() {
 /// repeated data is not delivered twice, and the answer is repaired.
 #[test]
 fn lost_syn_ack_is_sent_again_for_the_retransmitted_syn() {
+    for spacing in [12_000, 0] {
+        lost_syn_ack(spacing);
+    }
+}
+
+fn lost_syn_ack(spacing: u64) {
     let mut p = EPair::early(15 * MS, true, true);
+    p.spacing = spacing;
     let mut first = true;
     p.drop = Box::new(move |w| {
         let d = first && !w.to_gw && w.hdr.flags & SYN != 0;
@@ -526,6 +564,9 @@ fn lost_syn_ack_is_sent_again_for_the_retransmitted_syn() {
         p.gw_first_data_at.unwrap() < 20 * MS,
         "the first copy was taken"
     );
+    // The answer follows the repeated SYN-ACK (edge RTO 1 s + 1 RTT).
+    let at = p.edge_first_data_at.unwrap();
+    assert!((1030 * MS..1031 * MS).contains(&at), "{at}");
 }
 
 /// A gateway without the scheme answers with its own ISN (and RSTs the
@@ -590,6 +631,30 @@ fn no_answer_times_out_cleanly() {
 
 /// A bad tag: a normal SYN for the gateway (its own ISN), the early data
 /// dropped and counted without a RST, and the edge falls back.
+#[test]
+fn table_connect_early_proposes_from_its_iss() {
+    let mut t = Table::new(TableConfig {
+        conn: cfg(),
+        ..TableConfig::default()
+    });
+    let mut seen = 0;
+    let id = t
+        .connect_early(0, edge_addr(), gw_addr(), |iss| {
+            seen = iss;
+            (iss ^ 0xffff_0000, [iss as u8; 8])
+        })
+        .unwrap();
+    let c = t.get_mut(id).unwrap();
+    let mut buf = [0u8; 64];
+    let syn = c.poll_transmit(0, &mut buf).unwrap();
+    assert_eq!(syn.hdr.seq, seen);
+    let e = syn.hdr.options.early_data.unwrap();
+    assert_eq!((e.isn, e.tag), (seen ^ 0xffff_0000, [seen as u8; 8]));
+    assert!(t
+        .connect_early(0, edge_addr(), gw_addr(), |_| (0, [0; 8]))
+        .is_none());
+}
+
 #[test]
 fn bad_tag_is_a_normal_syn_and_its_early_data_is_dropped() {
     let mut p = EPair::early(15 * MS, false, true);
