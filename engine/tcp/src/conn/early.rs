@@ -24,6 +24,10 @@
 //! - nothing: the SYN and the data are retransmitted on each RTO, and after
 //!   `syn_retries` the connection ends with [`Event::TimedOut`].
 //!
+//! [`Conn::close`] in the early phase queues the FIN, which leaves once the
+//! SYN-ACK has come (a FIN is not part of the early data); [`Conn::abort`]
+//! sends a RST, since the gateway may already be established by our data.
+//!
 //! Gateway ([`Conn::accept_early`]): the SYN's proposal becomes our ISS.
 //! RFC 9293 3.10.7.4 queues data in SYN-RECEIVED once the ACK is acceptable,
 //! i.e. acknowledges our SYN-ACK; here SEG.ACK = ISS + 1 is acceptable by
@@ -259,6 +263,10 @@ impl Conn {
         self.rto_at = (self.snd_una != self.snd_max).then(|| now + self.rtt.rto());
         self.ack_now = true;
         self.push_event(Event::Connected);
+        if self.fin_queued {
+            // The application closed during the early phase.
+            self.state = State::FinWait1;
+        }
         if acked > 0 {
             self.push_event(Event::Writable);
         }

@@ -669,3 +669,36 @@ fn bad_tag_is_a_normal_syn_and_its_early_data_is_dropped() {
     assert!(!gw.early_accepted());
     assert_ne!(gw.iss, Seq(PROPOSED));
 }
+
+/// Closing during the early phase: the FIN follows the data once the
+/// SYN-ACK has come, and the gateway sees the request, then end of stream.
+#[test]
+fn close_in_the_early_phase_sends_the_fin_after_the_syn_ack() {
+    let mut p = EPair::early(15 * MS, true, true);
+    let req = request(700);
+    p.edge.send(&req);
+    p.edge.close();
+    assert_eq!(p.edge.state(), State::SynSent);
+    assert_eq!(p.edge.send(b"more"), 0, "closed for sending");
+    p.request_len = req.len();
+    p.run_until(
+        |p| p.gw_conn().is_some_and(|c| c.at_eof()) && p.gw_got.len() == 700,
+        5_000 * MS,
+    );
+    assert!(p.gw_got == req);
+    p.run_until(|p| p.edge.state() == State::FinWait2, 1_000 * MS);
+    assert!(p.gw_first_data_at.unwrap() < 16 * MS);
+}
+
+/// Aborting during the early phase resets the gateway's connection, which
+/// the early data had established.
+#[test]
+fn abort_in_the_early_phase_resets_the_gateway() {
+    let mut p = EPair::early(15 * MS, true, true);
+    p.spacing = 0;
+    p.edge.send(&request(300));
+    p.run_until(|p| p.gw_got.len() == 300, 1_000 * MS);
+    assert_eq!(p.gw_conn().unwrap().state(), State::Established);
+    p.edge.abort();
+    p.run_until(|p| p.gw_conn().is_some_and(|c| c.is_closed()), 1_000 * MS);
+}
