@@ -63,6 +63,10 @@ pub(super) enum Early {
     Edge {
         proposal: EarlyData,
         outcome: EarlyOutcome,
+        /// A repeated SYN is owed (the SYN-ACK was lost), and whether one
+        /// was already sent for that reason (once per connection).
+        syn_owed: bool,
+        syn_repeated: bool,
     },
     /// Gateway with a proposal accepted: whether a SYN-ACK is owed outside
     /// the normal SYN-RECEIVED output (the connection is already
@@ -103,6 +107,8 @@ impl Conn {
                 tag,
             },
             outcome: EarlyOutcome::Pending,
+            syn_owed: false,
+            syn_repeated: false,
         });
         c
     }
@@ -215,6 +221,10 @@ impl Conn {
             }
             return;
         }
+        if seg.flags & (SYN | ACK) == ACK && ack_ok {
+            self.early_lost_syn_ack(seg);
+            return;
+        }
         if seg.flags & (SYN | ACK) != SYN | ACK {
             // Neither a SYN-ACK nor a RST: nothing we can take before the
             // handshake (a simultaneous open is not part of the scheme).
@@ -275,6 +285,29 @@ impl Conn {
         }
     }
 
+    /// Edge in SYN-SENT: an ACK of our SYN numbered from the proposed ISN
+    /// (a pure ACK of our early data, or the gateway's answer) shows that
+    /// the gateway took the proposal and that its SYN-ACK was lost. Rather
+    /// than wait for the RTO, repeat the SYN once, so that the gateway
+    /// repeats its SYN-ACK; the data is not sent again. The segment itself
+    /// is dropped, as any non-SYN segment in SYN-SENT (RFC 9293 3.10.7.3).
+    fn early_lost_syn_ack(&mut self, seg: &Segment) {
+        let from = self.irs + 1;
+        let seq = Seq(seg.seq);
+        let plausible = from.le(seq) && seq.lt(from + (1 << 30));
+        if let Some(Early::Edge {
+            syn_owed,
+            syn_repeated,
+            ..
+        }) = self.early.as_mut()
+        {
+            if plausible && !*syn_repeated {
+                *syn_repeated = true;
+                *syn_owed = true;
+            }
+        }
+    }
+
     /// Gateway, before the RFC 9293 3.10.7.4 checks: a SYN with SEQ = IRS
     /// exactly is the edge retransmitting because our SYN-ACK was lost:
     /// owe it again (only an edge that made the proposal knows IRS and
@@ -331,16 +364,29 @@ impl Conn {
         self.push_event(Event::Connected);
     }
 
-    /// The SYN-ACK a gateway owes outside SYN-RECEIVED: SEQ = ISS, the
-    /// options agreed on the edge's SYN, and the current RCV.NXT. It changes
-    /// no send variable (the edge's data already acknowledged it).
-    pub(super) fn poll_early_syn_ack(&mut self, now: u64) -> Option<Outgoing> {
-        let Some(Early::Gateway { syn_ack_owed }) = self.early.as_mut() else {
-            return None;
+    /// A SYN or SYN-ACK owed outside the normal handshake output: the
+    /// edge's repeated SYN ([`Conn::early_lost_syn_ack`]), or the gateway's
+    /// SYN-ACK (SEQ = ISS, the options agreed on the edge's SYN, the current
+    /// RCV.NXT). Neither changes a send variable: the data after them is
+    /// where it was.
+    pub(super) fn poll_early_control(&mut self, now: u64) -> Option<Outgoing> {
+        let (edge_syn, gw_syn_ack) = match self.early.as_mut() {
+            Some(Early::Edge { syn_owed, .. }) => (std::mem::take(syn_owed), false),
+            Some(Early::Gateway { syn_ack_owed }) => (false, std::mem::take(syn_ack_owed)),
+            _ => (false, false),
         };
-        if !std::mem::take(syn_ack_owed) || !self.state.synchronized() {
-            return None;
+        if edge_syn && self.early_sending() {
+            let (nxt, max) = (self.snd_nxt, self.snd_max);
+            let o = self.send_syn(now);
+            (self.snd_nxt, self.snd_max) = (nxt, max);
+            // Karn (RFC 6298 3): the SYN-ACK will answer an ambiguous SYN.
+            self.rtt_probe = None;
+            return Some(o);
         }
+        (gw_syn_ack && self.state.synchronized()).then(|| self.early_syn_ack(now))
+    }
+
+    fn early_syn_ack(&mut self, now: u64) -> Outgoing {
         let opts = TcpOptions {
             mss: Some(self.cfg.mss),
             window_scale: self.ws_ok.then(|| shift_for(self.cfg.recv_buf)),
@@ -349,10 +395,10 @@ impl Conn {
             ..TcpOptions::default()
         };
         let hdr = self.header(now, self.iss, SYN | ACK, opts);
-        Some(Outgoing {
+        Outgoing {
             hdr,
             payload_len: 0,
-        })
+        }
     }
 }
 

@@ -151,7 +151,7 @@ impl Conn {
                 payload_len: 0,
             });
         }
-        if let Some(o) = self.poll_early_syn_ack(now) {
+        if let Some(o) = self.poll_early_control(now) {
             return Some(o);
         }
         match self.state {
