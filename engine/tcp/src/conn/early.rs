@@ -21,6 +21,10 @@
 //! - a RST acknowledging our SYN: [`Event::Reset`], and
 //!   [`Conn::early_outcome`] says `Refused` so that the caller can retry
 //!   without early data;
+//! - an ACK of our SYN numbered from the proposed ISN, but no SYN-ACK: the
+//!   gateway took the proposal and its SYN-ACK was lost; the SYN is sent
+//!   again at once (once), without the data, and the gateway repeats its
+//!   SYN-ACK;
 //! - nothing: the SYN and the data are retransmitted on each RTO, and after
 //!   `syn_retries` the connection ends with [`Event::TimedOut`].
 //!
@@ -35,9 +39,12 @@
 //! So such a segment, even before our SYN-ACK leaves, makes the connection
 //! ESTABLISHED: its data is queued and handed over in order, and the SYN-ACK
 //! still owed goes out next, acknowledging that data. The application can
-//! answer at once. If the SYN-ACK is lost, the edge's retransmitted SYN
-//! (SEQ = IRS exactly) brings it again. Data that arrives before the SYN
-//! finds no connection and is dropped (the edge retransmits it).
+//! answer at once. If the SYN-ACK is lost, the edge's repeated SYN (SEQ =
+//! IRS exactly) brings it again, with our unacknowledged data behind it.
+//! Data that arrives before the SYN (reordered, or its SYN lost) finds no
+//! connection and is dropped: the table answers <SEQ=SEG.ACK><CTL=RST>
+//! (RFC 9293 3.10.7.2), which the edge in SYN-SENT ignores for want of an
+//! ACK bit (3.10.7.3), and the edge retransmits the data with its SYN.
 
 use super::*;
 use anyedge_wire::EarlyData;
