@@ -1,11 +1,11 @@
 //! Drives one TCP connection (an established pair's server side, or a fresh
-//! SYN-SENT client) with arbitrary segments, timeouts and application calls,
+//! SYN-SENT client; either of them with overlay early data) with arbitrary segments, timeouts and application calls,
 //! and checks that it never panics and that its invariants hold:
 //! SND.UNA <= SND.NXT, buffers within their sizes, timers in the future.
 #![no_main]
 
 use anyedge_tcp::conn::{Conn, ConnConfig, Segment};
-use anyedge_wire::TcpOptions;
+use anyedge_wire::{EarlyData, TcpOptions};
 use libfuzzer_sys::fuzz_target;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -25,8 +25,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
     let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 4000);
-    let mut c = if data.first().is_some_and(|x| x & 1 == 1) {
+    let kind = data.first().map_or(0, |x| x % 4);
+    let mut c = if kind == 1 {
         Conn::connect(cfg, a, b, 1000, 0)
+    } else if kind == 3 {
+        Conn::connect_early(cfg, a, b, 1000, 7000, [7; 8], 0)
     } else {
         let syn = Segment {
             seq: 5000,
@@ -38,11 +41,16 @@ fuzz_target!(|data: &[u8]| {
                 window_scale: Some(2),
                 sack_permitted: true,
                 timestamps: Some((1, 0)),
+                early_data: Some(EarlyData { isn: 1000, tag: [7; 8] }),
                 ..TcpOptions::default()
             },
             payload: &[],
         };
-        Conn::accept(cfg, a, b, 1000, &syn, 0)
+        if kind == 2 {
+            Conn::accept_early(cfg, a, b, &syn, 0)
+        } else {
+            Conn::accept(cfg, a, b, 1000, &syn, 0)
+        }
     };
     let mut now = 0u64;
     let mut out = [0u8; 2048];

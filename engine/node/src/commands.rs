@@ -409,6 +409,9 @@ impl<P: Port> Node<P> {
             cookies_accepted: a.cookies_accepted + s.cookies_accepted,
             cookies_invalid: a.cookies_invalid + s.cookies_invalid,
             time_wait_reused: a.time_wait_reused + s.time_wait_reused,
+            early_accepted: a.early_accepted + s.early_accepted,
+            early_rejected: a.early_rejected + s.early_rejected,
+            early_dropped: a.early_dropped + s.early_dropped,
         });
         let to_json = |r: &crate::tcp::ConnRow| {
             json!({

@@ -15,7 +15,8 @@
 //! Karn's rule and backoff; fast retransmit with SACK-based loss recovery
 //! (RFC 6675, the NextSeg hole rule) and NewReno partial ACKs (RFC 6582)
 //! when the peer has no SACK; delayed ACKs (RFC 9293 3.8.6.3), zero-window
-//! probes (3.8.6.1) and keep-alives (3.8.4). Nagle is off.
+//! probes (3.8.6.1) and keep-alives (3.8.4). Nagle is off. Overlay early
+//! data (issue 7: data before the SYN-ACK, on a proposed ISN) is in [`early`].
 
 use crate::buffer::{RecvBuf, SendBuf};
 use crate::cc::{Cc, CcKind, Congestion};
@@ -312,6 +313,8 @@ pub struct Conn {
     events: VecDeque<Event>,
     stats: ConnStats,
     resume: Option<crate::resume::Resume>,
+    /// Early data on overlay connections ([`early`]), if in use.
+    early: Option<early::Early>,
 }
 
 /// Shift so that `buf` bytes fit the 16-bit window field (RFC 7323 2.3, at most 14).
@@ -394,6 +397,7 @@ impl Conn {
             events: VecDeque::with_capacity(MAX_EVENTS),
             stats: ConnStats::default(),
             resume: None,
+            early: None,
         }
     }
 
@@ -716,6 +720,8 @@ impl Conn {
     /// Closes our side: a FIN follows the queued data (RFC 9293 3.10.4).
     pub fn close(&mut self) {
         match self.state {
+            // Early data is out: the FIN follows it once the SYN-ACK comes.
+            State::SynSent if self.early_sending() => self.fin_queued = true,
             State::SynSent => self.state = State::Closed,
             State::SynReceived | State::Established => {
                 self.fin_queued = true;
@@ -731,7 +737,8 @@ impl Conn {
 
     /// Aborts: sends a RST and forgets the connection (RFC 9293 3.10.5).
     pub fn abort(&mut self) {
-        if self.state.synchronized() || self.state == State::SynReceived {
+        // An edge with early data out may have a gateway established by it.
+        if self.state.synchronized() || self.state == State::SynReceived || self.early_sending() {
             self.rst_pending = Some((self.snd_nxt, None));
         }
         self.enter_closed(None);
@@ -750,8 +757,11 @@ impl Conn {
     }
 }
 
+pub mod early;
 mod input;
 mod output;
+
+pub use early::EarlyOutcome;
 
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,13 @@ pub struct TableStats {
     /// TIME-WAIT slots given to new connections (table full, or a new SYN
     /// for the same 4-tuple).
     pub time_wait_reused: u64,
+    /// SYNs whose early-data proposal was verified and accepted (issue 7).
+    pub early_accepted: u64,
+    /// SYNs whose early-data proposal was refused (bad tag, a stranger, or
+    /// a SYN cookie answer): handled as normal SYNs.
+    pub early_rejected: u64,
+    /// Early-data segments dropped on connections whose proposal was refused.
+    pub early_dropped: u64,
 }
 
 /// What the table did with a segment.
@@ -316,13 +323,27 @@ impl Table {
         }
     }
 
-    /// Dispatches a segment from `remote` to `local`.
+    /// Dispatches a segment from `remote` to `local`, refusing every
+    /// early-data proposal (see [`Table::handle_with`]).
     pub fn handle(
         &mut self,
         now: u64,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         seg: &Segment,
+    ) -> Dispatch {
+        self.handle_with(now, local, remote, seg, &NoEarlyAuth)
+    }
+
+    /// Dispatches a segment from `remote` to `local`; `auth` decides whether
+    /// a SYN's early-data proposal is from a configured overlay peer.
+    pub fn handle_with<A: EarlyAuth + ?Sized>(
+        &mut self,
+        now: u64,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment,
+        auth: &A,
     ) -> Dispatch {
         let t = FourTuple { local, remote };
         if let Some(id) = self.index.get(&t).copied() {
@@ -338,6 +359,10 @@ impl Table {
         }
         if let Some(id) = self.index.get(&t).copied() {
             if let Some(c) = self.slots[id].as_mut() {
+                if c.is_rejected_early_data(seg) {
+                    self.stats.early_dropped += 1;
+                    return Dispatch::Dropped;
+                }
                 let was = c.state();
                 c.handle_segment(now, seg);
                 self.after_change(id, was, now);
@@ -360,7 +385,7 @@ impl Table {
             return Dispatch::Dropped;
         }
         if listening && seg.flags & (SYN | ACK) == SYN {
-            return self.on_syn(now, t, seg);
+            return self.on_syn(now, t, seg, auth);
         }
         if listening && seg.flags & (SYN | ACK) == ACK && self.cfg.syn_cookies {
             if let Some(d) = self.on_cookie_ack(now, t, seg) {
@@ -414,7 +439,13 @@ impl Table {
         }
     }
 
-    fn on_syn(&mut self, now: u64, t: FourTuple, seg: &Segment) -> Dispatch {
+    fn on_syn<A: EarlyAuth + ?Sized>(
+        &mut self,
+        now: u64,
+        t: FourTuple,
+        seg: &Segment,
+        auth: &A,
+    ) -> Dispatch {
         if self.free.is_empty() {
             // A full table gives up a TIME-WAIT slot before refusing anyone
             // (the wait only guards against old duplicates of that 4-tuple).
@@ -435,14 +466,7 @@ impl Table {
             self.stats.refused_full += 1;
             return self.reset_for(now, t, seg);
         }
-        let c = Conn::accept(
-            self.cfg.conn,
-            t.local,
-            t.remote,
-            self.isn(now, &t),
-            seg,
-            now,
-        );
+        let c = self.accept_syn(now, t, seg, auth);
         match self.insert(t, c, now) {
             Some(id) => Dispatch::Accepted(id),
             None => {
@@ -464,6 +488,10 @@ impl Table {
         let counter = now / COOKIE_PERIOD_NS;
         let isn = self.cookie(&t, counter, idx, seg.seq);
         self.stats.cookies_sent += 1;
+        if seg.opts.early_data.is_some() {
+            // A cookie's ISN cannot be the proposed one: a normal handshake.
+            self.stats.early_rejected += 1;
+        }
         Dispatch::Reply(TcpHeader {
             src_port: t.local.port(),
             dst_port: t.remote.port(),
@@ -584,6 +612,9 @@ impl Table {
 pub fn is_syn(seg: &Segment) -> bool {
     seg.flags & (SYN | ACK | RST | FIN) == SYN
 }
+
+mod early;
+pub use early::{EarlyAuth, NoEarlyAuth};
 
 #[cfg(test)]
 mod tests;

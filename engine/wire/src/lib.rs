@@ -34,7 +34,9 @@ pub use parse::{parse, Arp, ChecksumCaps, EthInfo, Frame, Icmp, Ipv4, Tcp, Udp, 
 pub use reply::{arp_reply_in_place, icmp_echo_reply_in_place, set_macs, swap_macs};
 pub use std::net::Ipv4Addr;
 pub use tcp_emit::{emit_tcp, emit_tcp_options, TcpHeader, MAX_TCP_OPTIONS};
-pub use tcp_options::{parse_tcp_options, TcpOptions};
+pub use tcp_options::{
+    parse_tcp_options, EarlyData, TcpOptions, EARLY_DATA_EXID, EARLY_DATA_LEN, KIND_EXPERIMENTAL,
+};
 
 /// A 48-bit IEEE 802 MAC address, in wire order.
 pub type MacAddr = [u8; 6];

@@ -30,7 +30,13 @@ pub struct TcpHeader {
 
 /// Writes the options area, padded with NOPs to a multiple of four bytes, in
 /// the layout Linux uses (MSS; SACK-permitted + timestamps; window scale;
-/// SACK blocks last, as many as fit). Returns its length.
+/// SACK blocks last, as many as fit), with the early-data option (16 bytes,
+/// kind 253, RFC 6994) after the window scale. Returns its length.
+///
+/// Option space (RFC 9293: 40 bytes): an edge's SYN carries MSS (4),
+/// SACK-permitted + timestamps (12), window scale (4) and early data (16),
+/// 36 bytes, so nothing has to be dropped from the SYN to make room. SACK
+/// blocks, which never ride on a SYN, get what is left.
 pub fn emit_tcp_options(o: &TcpOptions, out: &mut [u8; MAX_TCP_OPTIONS]) -> usize {
     let mut n = 0;
     let mut put = |bytes: &[u8], n: &mut usize| {
@@ -57,6 +63,20 @@ pub fn emit_tcp_options(o: &TcpOptions, out: &mut [u8; MAX_TCP_OPTIONS]) -> usiz
     }
     if let Some(ws) = o.window_scale {
         put(&[1, 3, 3, ws.min(14)], &mut n);
+    }
+    if let Some(e) = o.early_data {
+        let x = crate::EARLY_DATA_EXID.to_be_bytes();
+        put(
+            &[
+                crate::KIND_EXPERIMENTAL,
+                crate::EARLY_DATA_LEN as u8,
+                x[0],
+                x[1],
+            ],
+            &mut n,
+        );
+        put(&e.isn.to_be_bytes(), &mut n);
+        put(&e.tag, &mut n);
     }
     let room = (MAX_TCP_OPTIONS - n).saturating_sub(4) / 8;
     let blocks = o.sack_count.min(4).min(room);
@@ -122,6 +142,25 @@ mod tests {
     use crate::{parse, parse_tcp_options, tcp_flags, ChecksumCaps, L3, L4};
     use proptest::prelude::*;
 
+    #[test]
+    fn full_early_syn_fits_the_option_space() {
+        let o = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1, 0)),
+            early_data: Some(crate::EarlyData {
+                isn: 7,
+                tag: [1; 8],
+            }),
+            ..TcpOptions::default()
+        };
+        let mut out = [0u8; MAX_TCP_OPTIONS];
+        let n = emit_tcp_options(&o, &mut out);
+        assert_eq!(n, 36);
+        assert_eq!(parse_tcp_options(&out[..n]).unwrap(), o);
+    }
+
     proptest! {
         #[test]
         fn emit_then_parse_round_trips(
@@ -129,8 +168,10 @@ mod tests {
             mss in proptest::option::of(536u16..9000), ws in proptest::option::of(0u8..15),
             sack_ok: bool, ts in proptest::option::of((any::<u32>(), any::<u32>())),
             nblocks in 0usize..5, payload in proptest::collection::vec(any::<u8>(), 0..1400),
+            early in proptest::option::of((any::<u32>(), any::<[u8; 8]>())),
         ) {
-            let mut o = TcpOptions { mss, window_scale: ws, sack_permitted: sack_ok, timestamps: ts, ..TcpOptions::default() };
+            let early = early.map(|(isn, tag)| crate::EarlyData { isn, tag });
+            let mut o = TcpOptions { mss, window_scale: ws, sack_permitted: sack_ok, timestamps: ts, early_data: early, ..TcpOptions::default() };
             for i in 0..nblocks {
                 o.sack_blocks[i] = (i as u32 * 100, i as u32 * 100 + 50);
             }
@@ -146,10 +187,12 @@ mod tests {
             prop_assert_eq!(t.payload, &payload[..]);
             let p = parse_tcp_options(t.options).unwrap();
             prop_assert_eq!((p.mss, p.window_scale, p.sack_permitted, p.timestamps), (mss, ws, sack_ok, ts));
+            prop_assert_eq!(p.early_data, early);
             let used = 4 * usize::from(mss.is_some())
                 + if ts.is_some() { 12 } else if sack_ok { 4 } else { 0 }
-                + 4 * usize::from(ws.is_some());
-            let fit = (MAX_TCP_OPTIONS - used - 4) / 8;
+                + 4 * usize::from(ws.is_some())
+                + 16 * usize::from(early.is_some());
+            let fit = (MAX_TCP_OPTIONS - used).saturating_sub(4) / 8;
             prop_assert_eq!(p.sack_count, nblocks.min(fit));
             prop_assert!(t.options.len() <= MAX_TCP_OPTIONS);
             let _ = tcp_flags::SYN;

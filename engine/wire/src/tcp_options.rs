@@ -4,6 +4,9 @@
 //! that iterator stops with an error at the first unknown option kind, while
 //! RFC 9293 section 3.2 requires a TCP to skip options it does not implement
 //! by their length (e.g. TFO, MPTCP, TCP-AO seen at the edge).
+//!
+//! One experimental option of our own rides under kind 253 (RFC 6994): the
+//! overlay's early-data proposal ([`EarlyData`]).
 
 use crate::DropReason;
 
@@ -15,6 +18,32 @@ const KIND_WS: u8 = 3;
 const KIND_SACK_PERMITTED: u8 = 4;
 const KIND_SACK: u8 = 5;
 const KIND_TIMESTAMPS: u8 = 8;
+/// Shared experimental kind (RFC 4727, used with an ExID per RFC 6994).
+pub const KIND_EXPERIMENTAL: u8 = 253;
+
+/// Our RFC 6994 Experiment Identifier under kind 253: "AEDA", anyedge
+/// early data. It is not registered with IANA's "TCP Experimental Option
+/// Experiment Identifiers" registry; it was picked clear of the registered
+/// ones (e.g. TFO's 0xF989) and is only meaningful between configured
+/// overlay peers, which authenticate the option's tag anyway.
+pub const EARLY_DATA_EXID: u16 = 0xAEDA;
+
+/// Length of the early-data option: kind, length, ExID (2), proposed ISN
+/// (4), tag (8). A multiple of four, so it needs no padding.
+pub const EARLY_DATA_LEN: usize = 16;
+
+/// The overlay's early-data proposal, carried on an edge's SYN (issue 7,
+/// the scheme of US 2015/0381771): the ISN the edge proposes for the
+/// gateway's side of the connection, and a tag with which the gateway
+/// checks that a configured peer made the proposal (an HMAC computed and
+/// verified outside the TCP core, which does no cryptography).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EarlyData {
+    /// The proposed gateway ISN (the gateway's SYN-ACK will use it).
+    pub isn: u32,
+    /// Authentication tag over the proposal.
+    pub tag: [u8; 8],
+}
 
 /// Largest window shift RFC 7323 section 2.3 allows; larger values are
 /// treated as 14.
@@ -40,6 +69,8 @@ pub struct TcpOptions {
     pub sack_blocks: [(u32, u32); 4],
     /// Number of valid entries in `sack_blocks` (0..=4).
     pub sack_count: usize,
+    /// Early-data proposal (kind 253, ExID [`EARLY_DATA_EXID`], RFC 6994).
+    pub early_data: Option<EarlyData>,
 }
 
 /// Decodes the options area of a TCP header ([`Tcp::options`](crate::Tcp)).
@@ -48,7 +79,9 @@ pub struct TcpOptions {
 /// have their fixed lengths (4/3/2/10) and SACK a length of 2 + 8n with n in
 /// 1..=4; any other kind is skipped by its length, which must be at least 2
 /// and stay within `options` (RFC 9293 section 3.2). Otherwise
-/// [`DropReason::BadTcpOptions`].
+/// [`DropReason::BadTcpOptions`]. Under kind 253 only our ExID is decoded,
+/// and it must have length 16; other ExIDs are skipped like unknown kinds
+/// (RFC 6994 section 3).
 pub fn parse_tcp_options(options: &[u8]) -> Result<TcpOptions, DropReason> {
     let bad = DropReason::BadTcpOptions;
     let mut out = TcpOptions::default();
@@ -101,6 +134,15 @@ pub fn parse_tcp_options(options: &[u8]) -> Result<TcpOptions, DropReason> {
                     *slot = (left, right);
                 }
                 out.sack_count = count;
+            }
+            KIND_EXPERIMENTAL if body.len() >= 2 && body[..2] == EARLY_DATA_EXID.to_be_bytes() => {
+                let b: [u8; EARLY_DATA_LEN - 2] = body.try_into().map_err(|_| bad)?;
+                let mut tag = [0u8; 8];
+                tag.copy_from_slice(&b[6..14]);
+                out.early_data = Some(EarlyData {
+                    isn: u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
+                    tag,
+                });
             }
             _ => {}
         }
@@ -182,6 +224,27 @@ mod tests {
         let opts = [34, 6, 1, 2, 3, 4, 30, 4, 0, 0, 2, 4, 0x02, 0x18];
         let o = parse_tcp_options(&opts).unwrap();
         assert_eq!(o.mss, Some(536));
+    }
+
+    #[test]
+    fn early_data_option() {
+        let mut opts = vec![2, 4, 0x05, 0xb4, 253, 16, 0xae, 0xda];
+        opts.extend_from_slice(&0x0102_0304u32.to_be_bytes());
+        opts.extend_from_slice(&[9, 8, 7, 6, 5, 4, 3, 2]);
+        let o = parse_tcp_options(&opts).unwrap();
+        assert_eq!(o.mss, Some(1460));
+        assert_eq!(
+            o.early_data,
+            Some(EarlyData {
+                isn: 0x0102_0304,
+                tag: [9, 8, 7, 6, 5, 4, 3, 2]
+            })
+        );
+        // Our ExID with the wrong length is malformed.
+        bad(&[253, 8, 0xae, 0xda, 0, 0, 0, 0]);
+        // Other ExIDs under 253 (TFO's 0xF989) and short 253 options are skipped.
+        let o = parse_tcp_options(&[253, 6, 0xf9, 0x89, 1, 2, 253, 2, 2, 4, 2, 24]).unwrap();
+        assert_eq!((o.early_data, o.mss), (None, Some(536)));
     }
 
     #[test]

@@ -31,8 +31,12 @@ impl Conn {
         self.keepalive_probes = 0;
         match self.state {
             State::Closed | State::Listen => return,
+            State::SynSent if self.early_sending() => return self.on_early_syn_sent(now, seg),
             State::SynSent => return self.on_syn_sent(now, seg),
             _ => {}
+        }
+        if self.early_gateway_syn(seg) {
+            return;
         }
         let seq = Seq(seg.seq);
         let rst = seg.flags & RST != 0;
@@ -90,6 +94,7 @@ impl Conn {
         if seg.flags & ACK == 0 {
             return;
         }
+        self.early_gateway_ack(seg);
         if self.state == State::SynReceived {
             let ack = Seq(seg.ack);
             if self.snd_una.lt(ack) && ack.le(self.snd_max) {

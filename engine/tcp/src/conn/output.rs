@@ -95,7 +95,8 @@ impl Conn {
     // --------------------------------------------------------------- output
 
     pub(super) fn unsent(&self) -> usize {
-        let sent = self.snd_nxt - self.snd_una;
+        // Data starts after our SYN while it is unacknowledged (early data).
+        let sent = (self.snd_nxt - self.snd_una).saturating_sub(self.syn_unacked());
         self.tx.len().saturating_sub(sent)
     }
 
@@ -150,12 +151,16 @@ impl Conn {
                 payload_len: 0,
             });
         }
+        if let Some(o) = self.poll_early_control(now) {
+            return Some(o);
+        }
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived if self.syn_pending => {
                 return Some(self.send_syn(now))
             }
-            State::SynSent => return None,
+            // Early data follows the SYN before the SYN-ACK (conn/early.rs).
+            State::SynSent if !self.early_sending() => return None,
             _ => {}
         }
         if let Some(o) = self.send_data(now, payload) {
@@ -202,6 +207,7 @@ impl Conn {
             sack_permitted: self.cfg.sack && (!ack || self.sack_ok),
             timestamps: (self.cfg.timestamps && (!ack || self.ts_ok))
                 .then(|| (self.ts_now(now), if ack { self.ts_recent } else { 0 })),
+            early_data: self.early_syn_option(),
             ..TcpOptions::default()
         };
         if !ack {
@@ -256,7 +262,7 @@ impl Conn {
                 | State::FinWait1
                 | State::LastAck
                 | State::Closing
-        )
+        ) || self.early_sending()
     }
 
     pub(super) fn send_data(&mut self, now: u64, payload: &mut [u8]) -> Option<Outgoing> {
@@ -271,12 +277,14 @@ impl Conn {
                 return Some(o);
             }
         }
+        // An unacknowledged SYN (early data) counts in neither window.
+        let syn = self.syn_unacked();
         let flight = if self.recover.is_some() {
             self.pipe()
         } else {
-            self.snd_nxt - self.snd_una
+            (self.snd_nxt - self.snd_una).saturating_sub(syn)
         };
-        let wnd_edge = self.snd_una + self.snd_wnd;
+        let wnd_edge = self.snd_una + syn + self.snd_wnd;
         let room_wnd = if self.snd_nxt.lt(wnd_edge) {
             wnd_edge - self.snd_nxt
         } else {
@@ -323,7 +331,7 @@ impl Conn {
             }
         }
         let seq = self.snd_nxt;
-        let offset = seq - self.snd_una;
+        let offset = (seq - self.snd_una) - self.syn_unacked();
         let n = self.tx.copy_at(offset, &mut payload[..len]);
         let mut flags = ACK;
         if n > 0 && unsent == 0 {
