@@ -71,6 +71,7 @@ ip = "10.0.2.2/24"
 gateway = "10.0.2.1"
 [anycast]
 vips = ["$VIP"]
+key = "overlay-test-key"
 [http]
 port = 80
 [cache]
@@ -86,6 +87,8 @@ name = "gateway"
 [[port]]
 ip = "10.0.5.2/24"
 gateway = "10.0.5.1"
+[anycast]
+key = "overlay-test-key"
 [overlay]
 role = "gateway"
 listen = 7800
@@ -124,6 +127,10 @@ check "the gateway relayed one edge connection" test "$(ov "$GW" gateway_relay.r
 check "the gateway relayed the whole object toward the edge" \
     test "$(ov "$GW" gateway_relay.bytes_down)" -ge $((3 * 1024 * 1024 + 17))
 
+check "the edge opened its gateway connection with early data" test "$(ov "$EDGE" edge.early.opened)" -ge 1
+check "the gateway took the proposal (edge: early.accepted)" test "$(ov "$EDGE" edge.early.accepted)" -ge 1
+check "the gateway verified the tag (gateway: early.accepted)" test "$(ov "$GW" gateway_relay.early.accepted)" -ge 1
+
 fetch a2 "http://$VIP/a.bin"
 check "the second fetch is 200 and byte-exact" cmp -s "$AE_TMP/a2" "$DOC/a.bin"
 check "and a hit: still one fetch at the edge" test "$(ov "$EDGE" edge.fetches)" -eq 1
@@ -139,6 +146,38 @@ check "the origin's 404 is the client's 404" test "$CODE" = 404
 fetch boom "http://$VIP/boom.bin"
 check "the origin's 503 is a 502" test "$CODE" = 502
 check "counted as upstream_5xx" test "$(ov "$EDGE" failures.upstream_5xx)" -ge 1
+
+# A stranger's early data: a SYN proposing ISN 0x11223344 with a made-up
+# tag, then the request acknowledging that ISN, sent into ae-g by scapy.
+# The gateway must answer with its own ISN and drop the data (counted).
+GW_MAC=$(json_port "$(ctl "$GW" 'show port info all json')" 0 mac)
+rej0=$(ov "$GW" gateway_relay.early.rejected)
+drop0=$(ov "$GW" gateway_relay.early.dropped)
+relays0=$(ov "$GW" gateway_relay.relays)
+timeout 30 ip netns exec "$R" "$PYTHON" - "$GW_MAC" >"$AE_TMP/stranger.log" 2>&1 <<'PY' && rc=0 || rc=$?
+import struct, sys, time
+from scapy.all import Ether, IP, TCP, AsyncSniffer, sendp, conf
+conf.verb = 0
+mac, isn = sys.argv[1], 0x11223344
+opt = (253, b"\xae\xda" + struct.pack("!I", isn) + b"\x00" * 8)
+ip = IP(src="10.0.5.77", dst="10.0.5.2")  # an address nobody owns: no kernel RST
+sn = AsyncSniffer(iface="ae-g", filter="tcp and src host 10.0.5.2 and src port 7800 and dst port 40777")
+sn.start(); time.sleep(0.3)
+eth = Ether(dst=mac)
+sendp(eth / ip / TCP(sport=40777, dport=7800, flags="S", seq=1000, options=[("MSS", 1460), opt]), iface="ae-g")
+sendp(eth / ip / TCP(sport=40777, dport=7800, flags="A", seq=1001, ack=isn + 1) / b"GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n", iface="ae-g")
+time.sleep(1.0)
+got = sn.stop()
+sa = [p for p in got if p[TCP].flags & 0x12 == 0x12]
+print("answers:", [(str(p[TCP].flags), hex(p[TCP].seq), len(p[TCP].payload)) for p in got])
+ok = len(sa) >= 1 and all(p[TCP].seq != isn for p in sa) and not any(p[TCP].flags & 0x04 for p in got)
+sys.exit(0 if ok else 1)
+PY
+indent <"$AE_TMP/stranger.log"
+check "a stranger's proposal is not taken: the SYN/ACK has the gateway's own ISN, and no RST for the data" test "$rc" -eq 0
+check "counted as rejected" test "$(ov "$GW" gateway_relay.early.rejected)" -gt "$rej0"
+check "and its early data dropped" test "$(ov "$GW" gateway_relay.early.dropped)" -gt "$drop0"
+check "and its SYN opened no connection to the origin" test "$(ov "$GW" gateway_relay.relays)" -eq "$relays0"
 
 stop_pid "$ORIGIN_PID" 5 || true
 fetch down "http://$VIP/small.txt"

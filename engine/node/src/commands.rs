@@ -598,6 +598,10 @@ impl<P: Port> Node<P> {
             return Reply::err("no overlay: set [overlay] role in the node config");
         };
         let c = &o.counters;
+        let (_, stats) = self.conns();
+        let early_acc: u64 = stats.iter().map(|s| s.early_accepted).sum();
+        let early_rej: u64 = stats.iter().map(|s| s.early_rejected).sum();
+        let early_drop: u64 = stats.iter().map(|s| s.early_dropped).sum();
         let v = json!({
             "role": format!("{:?}", o.cfg.role).to_lowercase(),
             "gateway": o.cfg.gateway.map(|a| a.to_string()),
@@ -605,8 +609,11 @@ impl<P: Port> Node<P> {
             "listen": (o.cfg.role == crate::config::OverlayRole::Gateway).then_some(o.cfg.listen),
             "backup": o.cfg.backup.map(|a| a.to_string()),
             "edge": {"fetches": c.fetches.get(), "fills": c.fills.get(), "fill_bytes": c.fill_bytes.get(),
-                "not_found": c.not_found.get(), "pool_reuse": c.pool_reuse.get(), "pool_retry": c.pool_retry.get(), "upstream_opened": c.upstream_opened.get()},
-            "gateway_relay": {"relays": c.relays.get(), "bytes_down": c.relayed_down.get(), "bytes_up": c.relayed_up.get()},
+                "not_found": c.not_found.get(), "pool_reuse": c.pool_reuse.get(), "pool_retry": c.pool_retry.get(), "upstream_opened": c.upstream_opened.get(),
+                "early": {"on": o.early_edge().is_some(), "opened": c.early_opened.get(), "accepted": c.early_accepted.get(),
+                    "fallback": c.early_fallback.get(), "refused": c.early_refused.get()}},
+            "gateway_relay": {"relays": c.relays.get(), "bytes_down": c.relayed_down.get(), "bytes_up": c.relayed_up.get(),
+                "early": {"on": o.early_gateway().is_some(), "accepted": early_acc, "rejected": early_rej, "dropped": early_drop}},
             "failures": {"refused": c.refused.get(), "reset": c.reset.get(), "timeout": c.timeout.get(),
                 "bad_response": c.bad_response.get(), "upstream_5xx": c.upstream_5xx.get()},
             "replication": "not built yet",

@@ -140,6 +140,8 @@ pub struct RawOverlay {
     pub backup: Option<String>,
     /// Gateway: TCP port that edges connect to (default 7800).
     pub listen: Option<u16>,
+    /// Early data on edge-gateway connections (default on; needs `[anycast] key`).
+    pub early_data: Option<bool>,
 }
 
 /// An IPv4 address with its prefix length.
@@ -234,6 +236,8 @@ pub struct Overlay {
     pub backup: Option<SocketAddrV4>,
     /// Gateway: TCP port that edges connect to.
     pub listen: u16,
+    /// Early data on edge-gateway connections.
+    pub early_data: bool,
 }
 
 /// `[tcp]`, validated.
@@ -563,6 +567,7 @@ impl NodeConfig {
                     Some(p) => p,
                     None => 7800,
                 },
+                early_data: o.early_data.unwrap_or(true),
             };
             if role == OverlayRole::Edge && ov.gateway.is_none() {
                 return Err(ConfigError(

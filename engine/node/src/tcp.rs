@@ -168,6 +168,11 @@ pub struct TcpStack {
     pub(crate) pool: Vec<ConnId>,
     /// Clients whose miss waits for a gateway connection: (client, key).
     pub(crate) fetch_wait: Vec<(ConnId, String)>,
+    /// Edge: the gateway refused early data once; open normally from then on.
+    pub(crate) early_off: bool,
+    /// Gateway: edge connections whose handshake completed, waiting for
+    /// their origin connection.
+    pub(crate) relay_wait: Vec<ConnId>,
 }
 
 /// How often serving connections record their path metrics.
@@ -236,6 +241,8 @@ impl TcpStack {
             ov: Vec::new(),
             pool: Vec::new(),
             fetch_wait: Vec::new(),
+            early_off: false,
+            relay_wait: Vec::new(),
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         s.ov = (0..s.table.capacity()).map(|_| None).collect();
@@ -295,7 +302,21 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
-        match self.table.handle(now, local, remote, seg) {
+        let dispatch = match self.overlay.as_deref().and_then(|o| o.early_gateway()) {
+            // A gateway takes early data from edges that hold the site key.
+            Some((key, listen)) => self.table.handle_with(
+                now,
+                local,
+                remote,
+                seg,
+                &|t: &anyedge_tcp::table::FourTuple, iss: u32, isn: u32, tag: [u8; 8]| {
+                    t.local.port() == listen
+                        && crate::overlay::early::verify(key, t.remote, t.local, iss, isn, tag)
+                },
+            ),
+            None => self.table.handle(now, local, remote, seg),
+        };
+        match dispatch {
             Dispatch::Reply(h) => {
                 if h.flags == anyedge_wire::tcp_flags::RST {
                     self.notify_reset(now, remote, local, addrs);
@@ -335,7 +356,9 @@ impl TcpStack {
                     pace: (0, 0),
                 });
                 if self.app_for(local.port()) == App::GwDown {
-                    self.gw_accept(now, id, addrs, arp, port);
+                    self.ov[id] = Some(crate::overlay::stack::OvSlot::GwDown {
+                        up: crate::overlay::stack::UP_PENDING,
+                    });
                 }
                 if self.serve_and_drain(now, id, addrs, arp, counters, tx, txq, burst) {
                     self.pending.push(id);
@@ -365,6 +388,20 @@ impl TcpStack {
         port: u16,
         remote: SocketAddrV4,
     ) -> Result<ConnId, String> {
+        self.connect_with(now, addrs, arp, port, remote, None)
+    }
+
+    /// As [`TcpStack::connect`]; with `early_key`, the SYN proposes the
+    /// peer's ISN and data may follow it at once (overlay early data).
+    pub(crate) fn connect_with(
+        &mut self,
+        now: u64,
+        addrs: &Addrs,
+        arp: &ArpCache,
+        port: u16,
+        remote: SocketAddrV4,
+        early_key: Option<&[u8]>,
+    ) -> Result<ConnId, String> {
         let view = addrs.ports.get(port as usize).ok_or("no such port")?;
         let net = view.net.ok_or("the port has no address in the config")?;
         let next_hop = if net.contains(*remote.ip()) {
@@ -382,7 +419,13 @@ impl TcpStack {
                 self.next_port + 1
             };
             let local = SocketAddrV4::new(net.addr, lport);
-            if let Some(id) = self.table.connect(now, local, remote) {
+            let opened = match early_key {
+                Some(k) => self.table.connect_early(now, local, remote, |iss| {
+                    crate::overlay::early::propose(k, local, remote, iss)
+                }),
+                None => self.table.connect(now, local, remote),
+            };
+            if let Some(id) = opened {
                 self.meta[id] = Some(Meta {
                     port,
                     peer_mac: arp.lookup(next_hop),
@@ -486,6 +529,9 @@ impl TcpStack {
         self.serve(id, now);
         if !self.fetch_wait.is_empty() {
             self.start_fetches(now, addrs, arp);
+        }
+        if !self.relay_wait.is_empty() {
+            self.start_relays(now, addrs, arp);
         }
         let more = self.send_output(now, id, addrs, arp, counters, tx, txq, burst);
         // Service again: sending may have freed room (chargen, HTTP) or the

@@ -14,6 +14,7 @@
 //! table like any other; the counters here are the node's, summed by
 //! `show overlay`.
 
+pub mod early;
 pub mod fetch;
 pub mod stack;
 
@@ -73,6 +74,14 @@ pub struct OverlayCounters {
     pub upstream_opened: Counter,
     /// Edge: requests sent again because a pooled connection closed under them.
     pub pool_retry: Counter,
+    /// Edge: gateway connections opened with early data.
+    pub early_opened: Counter,
+    /// Edge: ... whose proposal the gateway took (the request saved a round trip).
+    pub early_accepted: Counter,
+    /// Edge: ... answered by a normal SYN/ACK (a gateway without the scheme or the key).
+    pub early_fallback: Counter,
+    /// Edge: ... refused with a RST; early data stays off on this core.
+    pub early_refused: Counter,
     /// Gateway: edge connections relayed.
     pub relays: Counter,
     /// Gateway: bytes relayed toward the edge.
@@ -111,12 +120,18 @@ pub struct OverlayShared {
     pub cfg: Overlay,
     /// Counters.
     pub counters: OverlayCounters,
+    /// The site key (`[anycast] key`) that authenticates early data.
+    pub key: Option<Vec<u8>>,
 }
 
 impl OverlayShared {
     /// The overlay of a node, if `[overlay]` is configured.
     pub fn new(cfg: &crate::NodeConfig) -> Option<OverlayShared> {
         cfg.overlay.clone().map(|o| OverlayShared {
+            key: o
+                .early_data
+                .then(|| cfg.anycast.key.clone().map(String::into_bytes))
+                .flatten(),
             cfg: o,
             counters: OverlayCounters::default(),
         })
@@ -126,6 +141,20 @@ impl OverlayShared {
     pub fn gateway(&self) -> Option<SocketAddrV4> {
         (self.cfg.role == OverlayRole::Edge)
             .then_some(self.cfg.gateway)
+            .flatten()
+    }
+
+    /// Edge: the key that signs early-data proposals, if early data is on.
+    pub fn early_edge(&self) -> Option<&[u8]> {
+        (self.cfg.role == OverlayRole::Edge)
+            .then_some(self.key.as_deref())
+            .flatten()
+    }
+
+    /// Gateway: the key that verifies proposals, and the port they apply to.
+    pub fn early_gateway(&self) -> Option<(&[u8], u16)> {
+        (self.cfg.role == OverlayRole::Gateway)
+            .then(|| self.key.as_deref().map(|k| (k, self.cfg.listen)))
             .flatten()
     }
 

@@ -20,9 +20,14 @@ use super::{Failure, CONNECT_TIMEOUT_NS, FETCH_TIMEOUT_NS, POOL_MAX};
 use crate::arp::ArpCache;
 use crate::fwd::Addrs;
 use crate::tcp::{App, TcpStack};
-use anyedge_tcp::conn::{Event, State};
+use anyedge_tcp::conn::{EarlyOutcome, Event, State};
 use anyedge_tcp::table::ConnId;
 use std::net::SocketAddrV4;
+
+/// `GwDown::up` while the edge connection's handshake is not complete.
+pub const UP_PENDING: ConnId = usize::MAX - 1;
+/// `GwDown::up` once the origin side is gone.
+const UP_GONE: ConnId = usize::MAX;
 
 /// Overlay state of one connection slot.
 #[derive(Debug)]
@@ -124,15 +129,20 @@ impl TcpStack {
         self.mark(down);
     }
 
-    /// Gateway: an edge connected; open the origin connection for it.
-    pub(crate) fn gw_accept(
-        &mut self,
-        now: u64,
-        down: ConnId,
-        addrs: &Addrs,
-        arp: &ArpCache,
-        port: u16,
-    ) {
+    /// Gateway: opens the origin connections of edge connections whose
+    /// handshake completed (not at the SYN: a SYN alone, which anyone can
+    /// send, must not make the gateway open connections to the origin).
+    pub(crate) fn start_relays(&mut self, now: u64, addrs: &Addrs, arp: &ArpCache) {
+        for down in std::mem::take(&mut self.relay_wait) {
+            let port = self.meta[down].map(|m| m.port);
+            let waiting = matches!(self.ov[down], Some(OvSlot::GwDown { up: UP_PENDING }));
+            if let (Some(port), true) = (port, waiting) {
+                self.gw_accept(now, down, addrs, arp, port);
+            }
+        }
+    }
+
+    fn gw_accept(&mut self, now: u64, down: ConnId, addrs: &Addrs, arp: &ArpCache, port: u16) {
         let Some((origin, _)) = self.overlay.as_ref().and_then(|o| o.origin()) else {
             return;
         };
@@ -180,17 +190,29 @@ impl TcpStack {
     }
 
     /// Whether `up` is still the origin connection of `down` (`up` is
-    /// `usize::MAX` once the origin side is gone).
+    /// [`UP_GONE`] once the origin side is gone).
     fn linked_up(&self, down: ConnId, up: ConnId) -> bool {
         matches!(self.ov.get(up), Some(Some(OvSlot::GwUp { down: d, .. })) if *d == down)
     }
 
     fn gw_down(&mut self, id: ConnId, up: ConnId) -> Option<OvSlot> {
+        if up == UP_PENDING {
+            // The origin connection waits for the edge's handshake.
+            let state = self.table.get(id).map(|c| c.state());
+            if state == Some(State::Established) && !self.relay_wait.contains(&id) {
+                self.relay_wait.push(id);
+            } else if state != Some(State::SynReceived) {
+                if let Some(c) = self.table.get_mut(id) {
+                    c.close();
+                }
+            }
+            return Some(OvSlot::GwDown { up });
+        }
         if !self.linked_up(id, up) {
             if let Some(c) = self.table.get_mut(id) {
                 c.close();
             }
-            return Some(OvSlot::GwDown { up: usize::MAX });
+            return Some(OvSlot::GwDown { up: UP_GONE });
         }
         let n = self.relay(id, up);
         if let Some(c) = self.ov_counters() {
@@ -310,6 +332,13 @@ impl TcpStack {
             return;
         };
         let max = self.cache.as_ref().map_or(0, |c| c.usage().0);
+        let early_key: Option<Vec<u8>> = match self.early_off {
+            true => None,
+            false => self
+                .overlay
+                .as_ref()
+                .and_then(|o| o.early_edge().map(<[u8]>::to_vec)),
+        };
         for (client, key) in std::mem::take(&mut self.fetch_wait) {
             let (Some(addr), Some(port)) = (
                 self.table.get(client).map(|c| c.remote),
@@ -342,10 +371,13 @@ impl TcpStack {
                     }
                     (u, true)
                 }
-                None => match self.connect(now, addrs, arp, port, gw) {
+                None => match self.connect_with(now, addrs, arp, port, gw, early_key.as_deref()) {
                     Ok(u) => {
                         if let Some(c) = self.ov_counters() {
                             c.upstream_opened.inc();
+                            if early_key.is_some() {
+                                c.early_opened.inc();
+                            }
                         }
                         if let Some(m) = self.meta[u].as_mut() {
                             m.app = App::EdgeUp;
@@ -380,10 +412,18 @@ impl TcpStack {
     fn edge_up(&mut self, now: u64, id: ConnId, mut e: EdgeUp) -> Option<OvSlot> {
         let end = self.meta[id].and_then(|m| m.end);
         let c = self.table.get_mut(id)?;
-        if c.state() == State::Established {
+        if c.state() == State::Established && !e.established {
             e.established = true;
             e.deadline = None;
+            if let Some(k) = self.overlay.as_deref().map(|o| &o.counters) {
+                match c.early_outcome() {
+                    Some(EarlyOutcome::Accepted) => k.early_accepted.inc(),
+                    Some(EarlyOutcome::FellBack) => k.early_fallback.inc(),
+                    _ => {}
+                }
+            }
         }
+        let refused_early = c.early_refused();
         let Some(f) = e.fetch.as_mut() else {
             // Idle in the pool: the gateway closing it ends it here too.
             while c.recv_discard(usize::MAX) > 0 {}
@@ -415,8 +455,19 @@ impl TcpStack {
         // A pooled connection that broke before any answer byte: the
         // gateway closed it as the request left. GET is idempotent (RFC
         // 9110 9.2.2), so it goes again on a fresh connection.
-        let broke = matches!(outcome, Some(Outcome::Failed(Failure::Reset)));
-        if broke && e.reused && !f.started() {
+        let broke = matches!(
+            outcome,
+            Some(Outcome::Failed(Failure::Reset | Failure::Refused))
+        );
+        if broke && refused_early {
+            // The gateway refused the SYN with early data: ask again with a
+            // plain handshake, and keep early data off on this core.
+            self.early_off = true;
+            if let Some(c) = self.ov_counters() {
+                c.early_refused.inc();
+            }
+        }
+        if broke && (e.reused || refused_early) && !f.started() {
             if let (Some((client, _)), Some(f)) = (e.client.take(), e.fetch.take()) {
                 self.fetch_wait.push((client, f.key));
                 self.mark(client);
@@ -529,7 +580,7 @@ impl TcpStack {
                     if let Some(c) = self.table.get_mut(down) {
                         c.close();
                     }
-                    self.ov[down] = Some(OvSlot::GwDown { up: usize::MAX });
+                    self.ov[down] = Some(OvSlot::GwDown { up: UP_GONE });
                     self.mark(down);
                 }
             }
