@@ -315,6 +315,9 @@ pub struct Conn {
     resume: Option<crate::resume::Resume>,
     /// Early data on overlay connections ([`early`]), if in use.
     early: Option<early::Early>,
+    /// Output commit of a replicated connection ([`replica`]): the highest
+    /// acknowledgment number we may send.
+    ack_limit: Option<Seq>,
 }
 
 /// Shift so that `buf` bytes fit the 16-bit window field (RFC 7323 2.3, at most 14).
@@ -398,6 +401,7 @@ impl Conn {
             stats: ConnStats::default(),
             resume: None,
             early: None,
+            ack_limit: None,
         }
     }
 
@@ -760,8 +764,10 @@ impl Conn {
 pub mod early;
 mod input;
 mod output;
+pub mod replica;
 
 pub use early::EarlyOutcome;
+pub use replica::Snapshot;
 
 #[cfg(test)]
 mod tests;

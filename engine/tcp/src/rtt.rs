@@ -59,6 +59,17 @@ impl RttEstimator {
             .min(MAX_RTO_NS)
     }
 
+    /// Starts from another estimator's figures (a replicated connection
+    /// taken over by a backup): SRTT and the minimum RTT, with RTTVAR at
+    /// half of SRTT as after a first sample (RFC 6298 2.2).
+    pub fn seed(&mut self, srtt: u64, min_rtt: u64) {
+        self.srtt = srtt.max(1);
+        self.rttvar = srtt / 2;
+        self.min_rtt = min_rtt.max(1).min(self.srtt);
+        self.has_sample = true;
+        self.backoff = 0;
+    }
+
     /// Doubles the RTO after a timeout (RFC 6298 5.5).
     pub fn back_off(&mut self) {
         self.backoff = self.backoff.saturating_add(1);

@@ -101,7 +101,9 @@ impl Conn {
     }
 
     pub(super) fn window_field(&self, syn: bool) -> u16 {
-        let w = self.rx.window();
+        // Under an output-commit limit the ACK field is behind RCV.NXT; the
+        // window counts from it, so the right edge stays put.
+        let w = self.rx.window() + (self.rcv_nxt - self.ack_field());
         if syn {
             w.min(0xffff) as u16
         } else {
@@ -121,7 +123,7 @@ impl Conn {
         let window = self.window_field(syn);
         if flags & ACK != 0 {
             self.rcv_adv =
-                self.rcv_nxt + (usize::from(window) << if syn { 0 } else { self.rcv_shift });
+                self.ack_field() + (usize::from(window) << if syn { 0 } else { self.rcv_shift });
             self.ack_now = false;
             self.delack_at = None;
             self.unacked_segs = 0;
@@ -130,7 +132,7 @@ impl Conn {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq: seq.0,
-            ack: if flags & ACK != 0 { self.rcv_nxt.0 } else { 0 },
+            ack: if flags & ACK != 0 { self.ack_field().0 } else { 0 },
             flags,
             window,
             options: opts,
@@ -180,7 +182,9 @@ impl Conn {
                 payload_len: 0,
             });
         }
-        if self.ack_now || self.owed_acks > 0 {
+        // A pure ACK held back by the output commit goes once the backup
+        // confirms (replica.rs); the flags stay set until then.
+        if (self.ack_now || self.owed_acks > 0) && !self.ack_held() {
             self.owed_acks = self.owed_acks.saturating_sub(1);
             let mut o = self.base_options(now);
             self.add_sack_blocks(&mut o);

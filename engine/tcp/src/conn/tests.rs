@@ -579,3 +579,105 @@ mod resume {
         );
     }
 }
+
+/// Replicated connections (replica.rs): the output-commit gate, and a
+/// backup continuing a stream from a snapshot and the peer's next ACK.
+mod takeover {
+    use super::*;
+
+    #[test]
+    fn ack_limit_holds_back_the_ack_field_but_not_the_window_edge() {
+        let (mut p, _) = established();
+        let rcv = p.b.seqs().2;
+        p.b.set_ack_limit(Some(rcv.0));
+        p.a.send(b"GET / HTTP/1.1\r\n\r\n");
+        p.run_until(|p| p.b.readable() == 18, 100 * MS);
+        let mut buf = [0u8; 2048];
+        // The pure ACK owed for the request waits for the backup.
+        assert!(p.b.ack_held());
+        assert!(p.b.poll_transmit(p.now, &mut buf).is_none());
+        // Data still goes out, acknowledging only what is committed, with
+        // the right edge where RCV.NXT puts it.
+        p.b.send(b"x");
+        let o = p.b.poll_transmit(p.now, &mut buf).unwrap();
+        assert_eq!(o.hdr.ack, rcv.0);
+        let edge = o.hdr.ack.wrapping_add(u32::from(o.hdr.window) << p.b.rcv_shift);
+        assert!(edge.wrapping_sub(p.b.seqs().2 .0) as i32 >= 0);
+        // The confirmation opens it: the ACK goes at once.
+        p.b.set_ack_limit(Some(p.b.seqs().2 .0));
+        let o = p.b.poll_transmit(p.now, &mut buf).unwrap();
+        assert_eq!(o.hdr.ack, p.b.seqs().2 .0);
+    }
+
+    #[test]
+    fn a_backup_continues_the_stream_from_the_peers_ack() {
+        let (mut p, _) = established();
+        let data = pattern(300_000, 7);
+        // SND.UNA of the established pair: the first byte of the stream.
+        let iss = p.b.seqs().0 .0;
+        let mut sent = 0;
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        p.run_until(
+            |p| {
+                sent += p.b.send(&data[sent..]);
+                loop {
+                    let n = p.a.recv(&mut buf);
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                got.len() >= 100_000
+            },
+            10_000 * MS,
+        );
+        // The primary dies here; the backup holds a snapshot from a moment ago.
+        let snap = p.b.snapshot(p.now);
+        let old_ts = snap.ts_val;
+        p.queue.retain(|w| !w.to_b);
+        p.a.ack_now = true;
+        let o = p.a.poll_transmit(p.now, &mut buf).unwrap();
+        let s = seg(&o.hdr, &[]);
+        let cfg_b = p.b.cfg;
+        let mut b = Conn::from_snapshot(cfg_b, p.b.local, p.b.remote, &snap, 5 * MS, &s, p.now)
+            .expect("the ACK fits the snapshot");
+        assert_eq!(b.state(), State::Established);
+        b.handle_segment(p.now, &s);
+        // Our timestamps go on past the primary's (the peer's PAWS, RFC 7323 5).
+        assert!(b.ts_now(p.now).wrapping_sub(old_ts) as i32 > 0);
+        // The application resumes at the peer's ACK.
+        let mut at = o.hdr.ack.wrapping_sub(iss) as usize;
+        p.b = b;
+        p.run_until(
+            |p| {
+                at += p.b.send(&data[at..]);
+                loop {
+                    let n = p.a.recv(&mut buf);
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                got.len() == data.len()
+            },
+            20_000 * MS,
+        );
+        assert!(got == data, "the stream is byte-exact across the takeover");
+        assert_eq!(p.a.state(), State::Established);
+    }
+
+    #[test]
+    fn a_segment_that_does_not_fit_the_snapshot_is_refused() {
+        let (p, _) = established();
+        let snap = p.b.snapshot(p.now);
+        let h = ack_seg(snap.rcv_nxt, snap.snd_una.wrapping_sub(10), ACK);
+        let s = seg(&h, &[]);
+        assert!(Conn::from_snapshot(p.b.cfg, p.b.local, p.b.remote, &snap, 0, &s, p.now).is_none());
+        let h = ack_seg(snap.rcv_nxt, snap.snd_una, SYN);
+        assert!(
+            Conn::from_snapshot(p.b.cfg, p.b.local, p.b.remote, &snap, 0, &seg(&h, &[]), p.now)
+                .is_none()
+        );
+    }
+}
