@@ -616,14 +616,18 @@ impl<P: Port> Node<P> {
                 "early": {"on": o.early_gateway().is_some(), "accepted": early_acc, "rejected": early_rej, "dropped": early_drop}},
             "failures": {"refused": c.refused.get(), "reset": c.reset.get(), "timeout": c.timeout.get(),
                 "bad_response": c.bad_response.get(), "upstream_5xx": c.upstream_5xx.get()},
-            "replication": "not built yet",
+            "replication": repl_json(&o.repl),
         });
         if json {
             return Reply::json(v);
         }
+        let r = &v["replication"];
         Reply::ok(format!(
-            "overlay role {} (gateway {}, origin {}, listen {})\nedge: {}\ngateway: {}\nfailures: {}\nreplication: not built yet",
-            v["role"], v["gateway"], v["origin"], v["listen"], v["edge"], v["gateway_relay"], v["failures"]
+            "overlay role {} (gateway {}, origin {}, listen {})\nedge: {}\ngateway: {}\nfailures: {}\nreplication to {}: {}{}\n  {}",
+            v["role"], v["gateway"], v["origin"], v["listen"], v["edge"], v["gateway_relay"], v["failures"],
+            r["backup"], r["state"],
+            if r["state"] == "down" { " (backup too slow or gone: serving without replication)" } else { "" },
+            r
         ))
     }
 
@@ -672,4 +676,29 @@ impl<P: Port> Node<P> {
         }
         Reply::ok(out.trim_end())
     }
+}
+
+/// `show overlay`'s replication part: the backup and its state, the
+/// records and their confirmations, takeovers both ways, and the delay the
+/// output commit adds to the ACK of a client's segment.
+fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
+    let c = &r.counters;
+    let (p50, p99, n) = r.delay_figures();
+    json!({
+        "backup": r.backup.map(|a| a.to_string()),
+        "state": r.state_name(),
+        "records_sent": c.records_sent.get(),
+        "records_confirmed": c.records_confirmed.get(),
+        "record_retries": c.record_retries.get(),
+        "backup_timeouts": c.backup_timeouts.get(),
+        "too_big": c.too_big.get(),
+        "unreplicated": c.unreplicated.get(),
+        "taken_over": c.taken_over.get(),
+        "standby": r.standby_len(),
+        "records_stored": c.records_stored.get(),
+        "takeovers": c.takeovers.get(),
+        "takeover_missing": c.takeover_missing.get(),
+        "malformed": c.malformed.get(),
+        "ack_delay_us": {"p50": p50, "p99": p99, "count": n},
+    })
 }

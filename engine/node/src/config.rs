@@ -142,6 +142,8 @@ pub struct RawOverlay {
     pub listen: Option<u16>,
     /// Early data on edge-gateway connections (default on; needs `[anycast] key`).
     pub early_data: Option<bool>,
+    /// UDP port on which this node takes replication records (default 7900).
+    pub replica_listen: Option<u16>,
 }
 
 /// An IPv4 address with its prefix length.
@@ -238,6 +240,8 @@ pub struct Overlay {
     pub listen: u16,
     /// Early data on edge-gateway connections.
     pub early_data: bool,
+    /// UDP port for replication messages (besides `[anycast] listen`).
+    pub replica_listen: u16,
 }
 
 /// `[tcp]`, validated.
@@ -568,6 +572,13 @@ impl NodeConfig {
                     None => 7800,
                 },
                 early_data: o.early_data.unwrap_or(true),
+                replica_listen: match o.replica_listen {
+                    Some(0) => {
+                        return Err(err("[overlay] replica_listen", "0", "a UDP port 1..65535"))
+                    }
+                    Some(p) => p,
+                    None => 7900,
+                },
             };
             if role == OverlayRole::Edge && ov.gateway.is_none() {
                 return Err(ConfigError(
@@ -578,6 +589,17 @@ impl NodeConfig {
                 return Err(ConfigError(
                     "[overlay] origin: a gateway needs an origin (ip:port)".into(),
                 ));
+            }
+            if let Some(b) = ov.backup {
+                // Records travel on the site's authenticated peer channel.
+                let a = &cfg.anycast;
+                if a.vips.is_empty() || a.key.is_none() || !a.peers.iter().any(|p| p.ip() == b.ip())
+                {
+                    return Err(ConfigError(format!(
+                        "[overlay] backup: replication to {b} runs on the peer channel: set [anycast] vips, key, and {} among [anycast] peers",
+                        b.ip()
+                    )));
+                }
             }
             cfg.overlay = Some(ov);
         }

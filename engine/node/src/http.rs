@@ -106,6 +106,16 @@ pub struct HttpConn {
     fetching: bool,
     /// The status a failed fetch left for the waiting request.
     fetch_status: Option<u16>,
+    /// Replicated connection (overlay `backup`): answer a request only once
+    /// the previous response is acknowledged, so a backup needs the state
+    /// of one response at a time.
+    pub replicated: bool,
+    /// Output commit: the response is ready but waits for the backup's
+    /// confirmation before its first byte goes out.
+    pub hold: bool,
+    /// Responses prepared on this connection (tells the replication that a
+    /// new one needs committing).
+    answered: u32,
 }
 
 impl HttpConn {
@@ -127,7 +137,68 @@ impl HttpConn {
             miss: None,
             fetching: false,
             fetch_status: None,
+            replicated: false,
+            hold: false,
+            answered: 0,
         }
+    }
+
+    /// Responses prepared so far on this connection.
+    pub fn answered(&self) -> u32 {
+        self.answered
+    }
+
+    /// What a backup needs to go on: request bytes not yet answered,
+    /// whether the connection closes after the response, and the current
+    /// (or last) response: head buffer, chunks, cache key and object.
+    pub fn replica(&self) -> (&[u8], bool, &[u8], &[Chunk], &str, Option<&Arc<Object>>) {
+        (
+            &self.inbuf,
+            self.close_after,
+            &self.head,
+            &self.chunks,
+            &self.key,
+            self.obj.as_ref(),
+        )
+    }
+
+    /// A backup's copy of a replicated connection at takeover: `inbuf` is
+    /// the unanswered request bytes; the response (head buffer, chunks and
+    /// object) resumes `skip` bytes in, where the client's ACK says it got to.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        now: u64,
+        inbuf: &[u8],
+        close_after: bool,
+        head: &[u8],
+        chunks: &[Chunk],
+        obj: Option<Arc<Object>>,
+        mut skip: u64,
+    ) -> HttpConn {
+        let mut h = HttpConn::new(now);
+        h.inbuf.extend_from_slice(inbuf);
+        h.close_after = close_after;
+        h.head.extend_from_slice(head);
+        h.chunks.extend_from_slice(chunks);
+        h.obj = obj;
+        h.answered = 1;
+        h.waiting_for_head = false;
+        // Position the pump inside the response stream.
+        while h.next < h.chunks.len() {
+            let len = match h.chunks[h.next] {
+                Chunk::Head { len, .. } => len as u64,
+                Chunk::Object { len, .. } => len,
+            };
+            if skip < len {
+                h.offset = skip;
+                break;
+            }
+            skip -= len;
+            h.next += 1;
+        }
+        h.sending = !h.chunks.is_empty();
+        h.deadline = None;
+        h
     }
 
     /// The key of a miss to fetch, once (overlay edge).
@@ -156,6 +227,9 @@ impl HttpConn {
         }
         loop {
             if self.sending {
+                if self.hold {
+                    break;
+                }
                 self.pump(c, ctx);
                 if self.sending {
                     break;
@@ -183,9 +257,15 @@ impl HttpConn {
                 self.waiting_for_head = true;
                 self.deadline = Some(now + HEADER_TIMEOUT_NS);
             }
+            if self.replicated && c.unacked() > 0 {
+                // The backup tracks one response: the next waits for the ACK.
+                break;
+            }
             if !self.answer(c, now, ctx) {
                 break;
             }
+            self.answered = self.answered.wrapping_add(1);
+            self.hold = self.replicated;
         }
         if c.at_eof() && !self.sending && !self.fetching {
             c.close();

@@ -73,6 +73,22 @@ pub(crate) struct Meta {
     pace: (u64, u64),
 }
 
+impl Meta {
+    /// A connection to `next_hop` on `port` serving `app`.
+    pub(crate) fn new(port: u16, peer_mac: Option<MacAddr>, next_hop: Ipv4Addr, app: App) -> Meta {
+        Meta {
+            port,
+            peer_mac,
+            next_hop,
+            app,
+            chargen_pos: 0,
+            end: None,
+            arp_at: None,
+            pace: (0, 0),
+        }
+    }
+}
+
 /// Interval between ARP requests for an unresolved next hop (RFC 1122
 /// 2.3.2.1 asks for at most one per second).
 const ARP_RETRY_NS: u64 = 1_000_000_000;
@@ -154,9 +170,9 @@ pub struct TcpStack {
     http_counters: std::sync::Arc<crate::http::HttpCounters>,
     pub(crate) unix_base: u64,
     next_deadline_scan: u64,
-    anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
+    pub(crate) anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
     /// Peer datagrams to send: (destination, payload).
-    outbox: Vec<(SocketAddrV4, Vec<u8>)>,
+    pub(crate) outbox: Vec<(SocketAddrV4, Vec<u8>)>,
     /// 4-tuples we already told the peers about (client, VIP).
     notified: std::collections::VecDeque<(SocketAddrV4, SocketAddrV4)>,
     next_record: u64,
@@ -173,6 +189,12 @@ pub struct TcpStack {
     /// Gateway: edge connections whose handshake completed, waiting for
     /// their origin connection.
     pub(crate) relay_wait: Vec<ConnId>,
+    /// Replication state per connection slot (a primary's client connections).
+    pub(crate) repl: Vec<Option<crate::overlay::repl_stack::ReplSlot>>,
+    /// When replication's retries, timeouts and probes next run.
+    pub(crate) repl_next: u64,
+    /// When a down backup is probed next.
+    pub(crate) repl_probe: u64,
 }
 
 /// How often serving connections record their path metrics.
@@ -243,9 +265,13 @@ impl TcpStack {
             fetch_wait: Vec::new(),
             early_off: false,
             relay_wait: Vec::new(),
+            repl: Vec::new(),
+            repl_next: 0,
+            repl_probe: 0,
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         s.ov = (0..s.table.capacity()).map(|_| None).collect();
+        s.repl = (0..s.table.capacity()).map(|_| None).collect();
         if let Some((_, p)) = s.overlay.as_ref().and_then(|o| o.origin()) {
             s.table.listen(p);
         }
@@ -302,6 +328,9 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
+        // A client of a connection replicated to us whose primary is gone
+        // (or whose route moved here): continue it instead of a RST.
+        self.repl_takeover(now, port, eth_src, local, remote, seg);
         let dispatch = match self.overlay.as_deref().and_then(|o| o.early_gateway()) {
             // A gateway takes early data from edges that hold the site key.
             Some((key, listen)) => self.table.handle_with(
@@ -345,16 +374,12 @@ impl TcpStack {
                 if self.app_for(local.port()) == App::Http {
                     self.http[id] = Some(crate::http::HttpConn::new(now));
                 }
-                self.meta[id] = Some(Meta {
+                self.meta[id] = Some(Meta::new(
                     port,
-                    peer_mac: Some(eth_src),
-                    next_hop: *remote.ip(),
-                    app: self.app_for(local.port()),
-                    chargen_pos: 0,
-                    end: None,
-                    arp_at: None,
-                    pace: (0, 0),
-                });
+                    Some(eth_src),
+                    *remote.ip(),
+                    self.app_for(local.port()),
+                ));
                 if self.app_for(local.port()) == App::GwDown {
                     self.ov[id] = Some(crate::overlay::stack::OvSlot::GwDown {
                         up: crate::overlay::stack::UP_PENDING,
@@ -426,16 +451,7 @@ impl TcpStack {
                 None => self.table.connect(now, local, remote),
             };
             if let Some(id) = opened {
-                self.meta[id] = Some(Meta {
-                    port,
-                    peer_mac: arp.lookup(next_hop),
-                    next_hop,
-                    app: App::Sink,
-                    chargen_pos: 0,
-                    end: None,
-                    arp_at: None,
-                    pace: (0, 0),
-                });
+                self.meta[id] = Some(Meta::new(port, arp.lookup(next_hop), next_hop, App::Sink));
                 self.pending.push(id);
                 return Ok(id);
             }
@@ -450,6 +466,9 @@ impl TcpStack {
     pub fn run_timers(&mut self, now: u64) {
         let mut touched = std::mem::take(&mut self.touched);
         self.table.handle_timeouts(now, &mut touched);
+        if now >= self.repl_next {
+            self.repl_timers(now, &mut touched);
+        }
         if now >= self.next_record {
             self.next_record = now + RECORD_NS;
             let ids: Vec<ConnId> = self.table.iter().map(|(id, _)| id).collect();
@@ -555,6 +574,7 @@ impl TcpStack {
                 self.recent.push_back(row);
             }
             self.overlay_reaped(now, id);
+            self.repl_reaped(now, id);
             self.table.reap(id);
             self.meta[id] = None;
             self.http[id] = None;
@@ -591,7 +611,7 @@ impl TcpStack {
                         self.fetch_wait.push((id, key));
                     }
                 }
-                return;
+                return self.repl_after_serve(now, id);
             }
             App::Echo => loop {
                 let room = c.send_room().min(self.scratch.len());
@@ -702,7 +722,7 @@ impl TcpStack {
         true
     }
 
-    fn unix_ms(&self, now: u64) -> u64 {
+    pub(crate) fn unix_ms(&self, now: u64) -> u64 {
         self.unix_base * 1000 + now / 1_000_000
     }
 
@@ -792,14 +812,18 @@ impl TcpStack {
         }
     }
 
-    /// A datagram to the peer-channel port. A reset notice terminates our
-    /// connection to that client, if we have it.
-    pub fn on_peer_datagram(&mut self, now: u64, src: Ipv4Addr, data: &[u8]) {
+    /// A datagram to the peer-channel port from `src`. A reset notice
+    /// terminates our connection to that client, if we have it; a
+    /// replication message goes to the overlay (`overlay::repl`).
+    pub fn on_peer_datagram(&mut self, now: u64, src: SocketAddrV4, data: &[u8]) {
+        use crate::anycast::shared::PeerEvent;
         let Some(a) = self.anycast.clone() else {
             return;
         };
-        let Some((client, vip)) = a.on_datagram(now, self.unix_ms(now), src, data) else {
-            return;
+        let (client, vip) = match a.on_datagram(now, self.unix_ms(now), *src.ip(), data) {
+            Some(PeerEvent::Reset { client, vip }) => (client, vip),
+            Some(PeerEvent::Repl(body)) => return self.repl_on_msg(now, src, &body),
+            None => return,
         };
         let key = anyedge_tcp::table::FourTuple {
             local: vip,
@@ -812,6 +836,13 @@ impl TcpStack {
                 self.pending.push(id);
             }
         }
+    }
+
+    /// The replication port (`[overlay] replica_listen`), when this node
+    /// has an overlay and a peer channel; it takes the same messages.
+    pub fn repl_port(&self) -> Option<u16> {
+        self.peer_port()
+            .and(self.overlay.as_ref().map(|o| o.cfg.replica_listen))
     }
 
     /// The peer-channel port, when this node has one.

@@ -23,5 +23,5 @@ pub mod rtt;
 pub mod seq;
 pub mod table;
 
-pub use conn::{Conn, ConnConfig, EarlyOutcome, Event, Segment, State};
+pub use conn::{Conn, ConnConfig, EarlyOutcome, Event, Segment, Snapshot, State};
 pub use seq::Seq;

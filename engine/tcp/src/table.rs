@@ -301,6 +301,25 @@ impl Table {
         self.insert(t, c, now)
     }
 
+    /// Takes in a connection built elsewhere: a backup continuing a
+    /// replicated connection (`Conn::from_snapshot`). `None` when the
+    /// 4-tuple is in use or the table is full.
+    pub fn adopt(&mut self, now: u64, c: Conn) -> Option<ConnId> {
+        let t = FourTuple {
+            local: c.local,
+            remote: c.remote,
+        };
+        if self.index.contains_key(&t) {
+            return None;
+        }
+        self.insert(t, c, now)
+    }
+
+    /// The settings new connections get.
+    pub fn conn_config(&self) -> ConnConfig {
+        self.cfg.conn
+    }
+
     /// Keeps the SYN-RECEIVED count and the wheel in step after `id` changed
     /// (state `was` before the change).
     pub fn after_change(&mut self, id: ConnId, was: State, now: u64) {

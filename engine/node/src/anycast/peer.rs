@@ -4,7 +4,9 @@
 //!
 //! Layout (big-endian): `"AEPC"`, version (1), type, sender name (length +
 //! bytes), timestamp (unix ms, 8 bytes), body, HMAC (32 bytes) over all that
-//! precedes it. Types: 1 = path-metrics entries, 2 = "I reset this 4-tuple".
+//! precedes it. Types: 1 = path-metrics entries, 2 = "I reset this 4-tuple",
+//! 3 = a connection-replication message (issue 7), whose body (a 16-bit
+//! length and the bytes) the overlay's `repl` module defines.
 //! A datagram from an address that is not a configured peer, too short, of
 //! another version, older than [`MAX_AGE_MS`] or with a bad HMAC is dropped
 //! and counted by reason.
@@ -45,7 +47,14 @@ pub enum Body {
         /// The VIP address and port the client used.
         vip: SocketAddrV4,
     },
+    /// Connection replication between a primary and its backup (the body
+    /// is `overlay::repl`'s; at most [`MAX_REPL`] bytes).
+    Repl(Vec<u8>),
 }
+
+/// Largest replication body: the whole datagram stays within one 1500-byte
+/// frame (the engine does not fragment, RFC 791 allows it not to).
+pub const MAX_REPL: usize = 1300;
 
 /// A decoded message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +95,7 @@ pub fn encode(key: &[u8], m: &Message, out: &mut Vec<u8>) {
     match &m.body {
         Body::Metrics(_) => out.push(1),
         Body::Reset { .. } => out.push(2),
+        Body::Repl(_) => out.push(3),
     }
     out.push(name.len() as u8);
     out.extend_from_slice(name);
@@ -106,6 +116,11 @@ pub fn encode(key: &[u8], m: &Message, out: &mut Vec<u8>) {
             out.extend_from_slice(&client.port().to_be_bytes());
             out.extend_from_slice(&vip.ip().octets());
             out.extend_from_slice(&vip.port().to_be_bytes());
+        }
+        Body::Repl(b) => {
+            let b = &b[..b.len().min(MAX_REPL)];
+            out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            out.extend_from_slice(b);
         }
     }
     let mut h = mac(key);
@@ -181,6 +196,13 @@ pub fn decode(key: &[u8], data: &[u8], now_ms: u64) -> Result<Message, Refused> 
             client: SocketAddrV4::new(r.ip()?, r.u16()?),
             vip: SocketAddrV4::new(r.ip()?, r.u16()?),
         },
+        3 => {
+            let n = r.u16()? as usize;
+            if n > MAX_REPL {
+                return Err(Refused::Malformed);
+            }
+            Body::Repl(r.take(n)?.to_vec())
+        }
         _ => return Err(Refused::Malformed),
     };
     if !r.0.is_empty() {

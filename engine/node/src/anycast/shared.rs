@@ -55,6 +55,20 @@ pub struct AnycastCounters {
     pub peer_no_arp: Counter,
 }
 
+/// What a peer datagram asks of the core that received it.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// The peer reset this client's connection: terminate ours.
+    Reset {
+        /// Client address and port.
+        client: SocketAddrV4,
+        /// The VIP side.
+        vip: SocketAddrV4,
+    },
+    /// A replication message (`overlay::repl`), authenticated.
+    Repl(Vec<u8>),
+}
+
 /// The node-wide anycast state.
 #[derive(Debug)]
 pub struct AnycastShared {
@@ -157,15 +171,29 @@ impl AnycastShared {
         }
     }
 
-    /// Handles a datagram from `src`; returns a reset notice's 4-tuple for
-    /// the caller to act on. Refusals are counted by reason.
+    /// A signed replication message for a peer (empty without a channel).
+    pub fn repl_message(&self, unix_ms: u64, body: Vec<u8>, out: &mut Vec<u8>) {
+        out.clear();
+        if self.channel() {
+            let m = Message {
+                from: self.name.clone(),
+                unix_ms,
+                body: Body::Repl(body),
+            };
+            peer::encode(&self.key, &m, out);
+        }
+    }
+
+    /// Handles a datagram from `src`; returns what the caller acts on (a
+    /// reset notice's 4-tuple, or a replication message). Refusals are
+    /// counted by reason.
     pub fn on_datagram(
         &self,
         now: u64,
         unix_ms: u64,
         src: Ipv4Addr,
         data: &[u8],
-    ) -> Option<(SocketAddrV4, SocketAddrV4)> {
+    ) -> Option<PeerEvent> {
         let c = &self.counters;
         if !self.peers.iter().any(|p| *p.ip() == src) || self.key.is_empty() {
             c.peer_unknown.inc();
@@ -206,8 +234,9 @@ impl AnycastShared {
             }
             Body::Reset { client, vip } => {
                 c.notices_received.inc();
-                Some((client, vip))
+                Some(PeerEvent::Reset { client, vip })
             }
+            Body::Repl(b) => Some(PeerEvent::Repl(b)),
         }
     }
 }

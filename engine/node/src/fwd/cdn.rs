@@ -67,9 +67,16 @@ fn transport<T: TxQueue>(
         L4::Udp(u) => {
             // The site's peer channel (anycast issue); other UDP has no service.
             match ctx.tcp.as_mut() {
-                Some(stack) if stack.peer_port() == Some(u.dst_port) => {
+                Some(stack)
+                    if stack.peer_port() == Some(u.dst_port)
+                        || stack.repl_port() == Some(u.dst_port) =>
+                {
                     counters.consumed.inc();
-                    stack.on_peer_datagram(ctx.now, ip.src, u.payload);
+                    stack.on_peer_datagram(
+                        ctx.now,
+                        SocketAddrV4::new(ip.src, u.src_port),
+                        u.payload,
+                    );
                 }
                 _ => counters.drop(NodeDrop::NoService),
             }

@@ -16,6 +16,8 @@
 
 pub mod early;
 pub mod fetch;
+pub mod repl;
+pub(crate) mod repl_stack;
 pub mod stack;
 
 use crate::config::{Overlay, OverlayRole};
@@ -122,6 +124,8 @@ pub struct OverlayShared {
     pub counters: OverlayCounters,
     /// The site key (`[anycast] key`) that authenticates early data.
     pub key: Option<Vec<u8>>,
+    /// Replicated client connections, as primary and as backup ([`repl`]).
+    pub repl: repl::ReplShared,
 }
 
 impl OverlayShared {
@@ -132,6 +136,7 @@ impl OverlayShared {
                 .early_data
                 .then(|| cfg.anycast.key.clone().map(String::into_bytes))
                 .flatten(),
+            repl: repl::ReplShared::new(o.backup),
             cfg: o,
             counters: OverlayCounters::default(),
         })

@@ -132,7 +132,11 @@ impl Conn {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq: seq.0,
-            ack: if flags & ACK != 0 { self.ack_field().0 } else { 0 },
+            ack: if flags & ACK != 0 {
+                self.ack_field().0
+            } else {
+                0
+            },
             flags,
             window,
             options: opts,

@@ -601,7 +601,10 @@ mod takeover {
         p.b.send(b"x");
         let o = p.b.poll_transmit(p.now, &mut buf).unwrap();
         assert_eq!(o.hdr.ack, rcv.0);
-        let edge = o.hdr.ack.wrapping_add(u32::from(o.hdr.window) << p.b.rcv_shift);
+        let edge = o
+            .hdr
+            .ack
+            .wrapping_add(u32::from(o.hdr.window) << p.b.rcv_shift);
         assert!(edge.wrapping_sub(p.b.seqs().2 .0) as i32 >= 0);
         // The confirmation opens it: the ACK goes at once.
         p.b.set_ack_limit(Some(p.b.seqs().2 .0));
@@ -675,9 +678,15 @@ mod takeover {
         let s = seg(&h, &[]);
         assert!(Conn::from_snapshot(p.b.cfg, p.b.local, p.b.remote, &snap, 0, &s, p.now).is_none());
         let h = ack_seg(snap.rcv_nxt, snap.snd_una, SYN);
-        assert!(
-            Conn::from_snapshot(p.b.cfg, p.b.local, p.b.remote, &snap, 0, &seg(&h, &[]), p.now)
-                .is_none()
-        );
+        assert!(Conn::from_snapshot(
+            p.b.cfg,
+            p.b.local,
+            p.b.remote,
+            &snap,
+            0,
+            &seg(&h, &[]),
+            p.now
+        )
+        .is_none());
     }
 }

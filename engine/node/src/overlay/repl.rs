@@ -1,0 +1,565 @@
+//! Replicated client connections (issue 7, item 3): the messages between a
+//! primary and its backup, and the state a node keeps for both roles.
+//!
+//! A node with `[overlay] backup = "ip:port"` (the backup's peer-channel
+//! address) is a primary: for every HTTP client connection it sends the
+//! backup a [`Record`], the connection's TCB ([`Snapshot`]) with the
+//! application's position (request bytes not yet answered, the response in
+//! progress: its head bytes, its chunks, the object's key and ETag, and the
+//! sequence number where it starts). Records travel as peer-channel
+//! messages (type 3, HMAC-SHA256 under the site key, from configured peers
+//! only), so they are authenticated like the path metrics.
+//!
+//! Each record is the whole state, not a delta: a lost record is repaired
+//! by the next one, and the backup confirms each by version ([`Msg::Ack`]).
+//! The primary's output commit acknowledges client bytes and sends a
+//! response only when the backup has confirmed the record that covers them
+//! (the ACK limit of `anyedge_tcp::conn::replica`). A backup that does not
+//! confirm within [`ReplShared::timeout_ns`] is marked down: the primary
+//! lifts every gate and goes on without replication, and probes the backup
+//! ([`Msg::Hello`]) until it answers again.
+//!
+//! Any node keeps the records it receives as standby state. When a client
+//! segment reaches it for a connection it does not have (the primary died,
+//! or the anycast route moved), it continues the connection from the record
+//! instead of resetting it, and tells the primary ([`Msg::Taken`]) so that
+//! the primary forgets the connection without a RST.
+
+use anyedge_http::Chunk;
+use anyedge_port::Counter;
+use anyedge_tcp::conn::replica::SNAPSHOT_LEN;
+use anyedge_tcp::Snapshot;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+
+/// A backup that has not confirmed a record for this long is down.
+pub const DEFAULT_TIMEOUT_NS: u64 = 200_000_000;
+/// An unconfirmed record is sent again after this long.
+pub const RETRY_NS: u64 = 10_000_000;
+/// While the backup is down, it is probed this often.
+pub const PROBE_NS: u64 = 1_000_000_000;
+/// A record with no newer version for this long is forgotten.
+pub const STANDBY_LIFETIME_NS: u64 = 600_000_000_000;
+/// Most standby records a node keeps.
+pub const STANDBY_MAX: usize = 65_536;
+/// Most chunks a record carries (a multipart answer of many ranges is not replicated).
+const MAX_CHUNKS: usize = 64;
+
+/// The connection a message is about: the client and the VIP side.
+pub type Tuple = (SocketAddrV4, SocketAddrV4);
+
+/// The response in progress on a replicated connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resp {
+    /// Sequence number of the response's first byte.
+    pub seq: u32,
+    /// Cache key of the object (empty for an answer without a body).
+    pub key: String,
+    /// The object's strong ETag, so a backup only serves the same bytes.
+    pub etag: String,
+    /// The head buffer (response head, multipart delimiters).
+    pub head: Vec<u8>,
+    /// The response as chunks of the head buffer and of the object.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Resp {
+    /// Bytes the response puts on the stream.
+    pub fn len(&self) -> u64 {
+        self.chunks
+            .iter()
+            .map(|c| match *c {
+                Chunk::Head { len, .. } => len as u64,
+                Chunk::Object { len, .. } => len,
+            })
+            .sum()
+    }
+
+    /// Whether the response is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The replicated state of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Client address and port.
+    pub client: SocketAddrV4,
+    /// The address and port the client connected to.
+    pub vip: SocketAddrV4,
+    /// Version: each record of a connection has a higher one.
+    pub version: u32,
+    /// The TCB.
+    pub snap: Snapshot,
+    /// The connection closes after the response (`Connection: close`).
+    pub close_after: bool,
+    /// Request bytes received and not yet answered.
+    pub inbuf: Vec<u8>,
+    /// The response in progress, if any.
+    pub resp: Option<Resp>,
+}
+
+/// A replication message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Primary to backup: a connection's state.
+    Record(Record),
+    /// Backup to primary: record `version` of the connection is stored.
+    Ack(Tuple, u32),
+    /// Backup to primary: the backup continues this connection now.
+    Taken(Tuple),
+    /// Primary to backup: the connection ended; forget it.
+    Closed(Tuple),
+    /// A down backup is probed.
+    Hello,
+    /// ... and answers.
+    HelloAck,
+}
+
+fn put_tuple(t: &Tuple, out: &mut Vec<u8>) {
+    for a in [t.0, t.1] {
+        out.extend_from_slice(&a.ip().octets());
+        out.extend_from_slice(&a.port().to_be_bytes());
+    }
+}
+
+impl Msg {
+    /// Encodes the message (the body of a peer-channel type 3 message).
+    /// `None` when a record does not fit in one datagram.
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(256);
+        match self {
+            Msg::Record(r) => {
+                out.push(1);
+                put_tuple(&(r.client, r.vip), &mut out);
+                out.extend_from_slice(&r.version.to_be_bytes());
+                r.snap.encode(&mut out);
+                out.push(r.close_after as u8);
+                out.extend_from_slice(&(r.inbuf.len().min(0xffff) as u16).to_be_bytes());
+                out.extend_from_slice(&r.inbuf[..r.inbuf.len().min(0xffff)]);
+                match &r.resp {
+                    None => out.push(0),
+                    Some(p) => {
+                        if p.chunks.len() > MAX_CHUNKS || p.key.len() > 255 || p.etag.len() > 255 {
+                            return None;
+                        }
+                        out.push(1);
+                        out.extend_from_slice(&p.seq.to_be_bytes());
+                        for s in [&p.key, &p.etag] {
+                            out.push(s.len() as u8);
+                            out.extend_from_slice(s.as_bytes());
+                        }
+                        out.extend_from_slice(&(p.head.len().min(0xffff) as u16).to_be_bytes());
+                        out.extend_from_slice(&p.head[..p.head.len().min(0xffff)]);
+                        out.push(p.chunks.len() as u8);
+                        for c in &p.chunks {
+                            let (kind, a, b) = match *c {
+                                Chunk::Head { start, len } => (0u8, start as u64, len as u64),
+                                Chunk::Object { offset, len } => (1u8, offset, len),
+                            };
+                            out.push(kind);
+                            out.extend_from_slice(&a.to_be_bytes());
+                            out.extend_from_slice(&b.to_be_bytes());
+                        }
+                    }
+                }
+            }
+            Msg::Ack(t, v) => {
+                out.push(2);
+                put_tuple(t, &mut out);
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+            Msg::Taken(t) => {
+                out.push(3);
+                put_tuple(t, &mut out);
+            }
+            Msg::Closed(t) => {
+                out.push(4);
+                put_tuple(t, &mut out);
+            }
+            Msg::Hello => out.push(5),
+            Msg::HelloAck => out.push(6),
+        }
+        (out.len() <= crate::anycast::peer::MAX_REPL).then_some(out)
+    }
+
+    /// Decodes [`Msg::encode`]'s bytes; `None` if malformed.
+    pub fn decode(b: &[u8]) -> Option<Msg> {
+        let mut r = Rd(b);
+        let m = match r.u8()? {
+            1 => {
+                let (client, vip) = r.tuple()?;
+                let version = r.u32()?;
+                let snap = Snapshot::decode(r.take(SNAPSHOT_LEN)?)?;
+                let close_after = r.u8()? != 0;
+                let n = r.u16()? as usize;
+                let inbuf = r.take(n)?.to_vec();
+                let resp = match r.u8()? {
+                    0 => None,
+                    1 => {
+                        let seq = r.u32()?;
+                        let n = r.u8()? as usize;
+                        let key = String::from_utf8(r.take(n)?.to_vec()).ok()?;
+                        let n = r.u8()? as usize;
+                        let etag = String::from_utf8(r.take(n)?.to_vec()).ok()?;
+                        let n = r.u16()? as usize;
+                        let head = r.take(n)?.to_vec();
+                        let n = r.u8()? as usize;
+                        let mut chunks = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            let kind = r.u8()?;
+                            let (a, l) = (r.u64()?, r.u64()?);
+                            chunks.push(match kind {
+                                0 => {
+                                    let (start, len) = (a as usize, l as usize);
+                                    if start.checked_add(len)? > head.len() {
+                                        return None;
+                                    }
+                                    Chunk::Head { start, len }
+                                }
+                                1 => Chunk::Object { offset: a, len: l },
+                                _ => return None,
+                            });
+                        }
+                        Some(Resp {
+                            seq,
+                            key,
+                            etag,
+                            head,
+                            chunks,
+                        })
+                    }
+                    _ => return None,
+                };
+                Msg::Record(Record {
+                    client,
+                    vip,
+                    version,
+                    snap,
+                    close_after,
+                    inbuf,
+                    resp,
+                })
+            }
+            2 => {
+                let t = r.tuple()?;
+                Msg::Ack(t, r.u32()?)
+            }
+            3 => Msg::Taken(r.tuple()?),
+            4 => Msg::Closed(r.tuple()?),
+            5 => Msg::Hello,
+            6 => Msg::HelloAck,
+            _ => return None,
+        };
+        r.0.is_empty().then_some(m)
+    }
+}
+
+struct Rd<'a>(&'a [u8]);
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn addr(&mut self) -> Option<SocketAddrV4> {
+        let ip = Ipv4Addr::from(self.u32()?);
+        Some(SocketAddrV4::new(ip, self.u16()?))
+    }
+    fn tuple(&mut self) -> Option<Tuple> {
+        Some((self.addr()?, self.addr()?))
+    }
+}
+
+/// Counters of replication, in `show overlay`.
+#[derive(Debug, Default)]
+pub struct ReplCounters {
+    /// Primary: records sent (first copies).
+    pub records_sent: Counter,
+    /// Primary: records the backup confirmed.
+    pub records_confirmed: Counter,
+    /// Primary: records sent again for want of a confirmation.
+    pub record_retries: Counter,
+    /// Primary: times the backup was found too slow or gone.
+    pub backup_timeouts: Counter,
+    /// Primary: connections not replicated because their state does not
+    /// fit in a datagram (a long pipelined burst, a many-range answer).
+    pub too_big: Counter,
+    /// Primary: connections served without replication (backup down).
+    pub unreplicated: Counter,
+    /// Primary: connections the backup took over (told by [`Msg::Taken`]).
+    pub taken_over: Counter,
+    /// Backup: records stored.
+    pub records_stored: Counter,
+    /// Backup: connections continued from a record.
+    pub takeovers: Counter,
+    /// Backup: client segments with a record that could not be continued
+    /// (object missing or changed, ACK outside the record): reset as strays.
+    pub takeover_missing: Counter,
+    /// Malformed replication messages.
+    pub malformed: Counter,
+}
+
+/// The standby copy of a connection, with when it arrived.
+#[derive(Clone, Debug)]
+pub struct Standby {
+    /// The record.
+    pub rec: Record,
+    /// Arrival time (node clock).
+    pub at: u64,
+    /// The primary's peer-channel address.
+    pub from: SocketAddrV4,
+}
+
+const UP: u8 = 0;
+const DOWN: u8 = 1;
+
+/// What every core of a node shares about replication.
+#[derive(Debug)]
+pub struct ReplShared {
+    /// The backup's peer-channel address (a primary), or `None`.
+    pub backup: Option<SocketAddrV4>,
+    /// How long the backup may take to confirm before it is marked down.
+    pub timeout_ns: u64,
+    state: AtomicU8,
+    standby: Mutex<HashMap<Tuple, Standby>>,
+    /// Output-commit delay (record sent -> confirmed), microseconds.
+    delay: Mutex<hdrhistogram::Histogram<u64>>,
+    /// Counters.
+    pub counters: ReplCounters,
+}
+
+impl ReplShared {
+    /// The replication state of a node; `backup` from `[overlay] backup`.
+    pub fn new(backup: Option<SocketAddrV4>) -> ReplShared {
+        ReplShared {
+            backup,
+            timeout_ns: DEFAULT_TIMEOUT_NS,
+            state: AtomicU8::new(UP),
+            standby: Mutex::new(HashMap::new()),
+            delay: Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
+                    .expect("static histogram bounds"),
+            ),
+            counters: ReplCounters::default(),
+        }
+    }
+
+    /// Whether new connections are replicated now.
+    pub fn active(&self) -> bool {
+        self.backup.is_some() && self.state.load(Ordering::Relaxed) == UP
+    }
+
+    /// `show overlay`'s word for the state: off (no backup), up or down.
+    pub fn state_name(&self) -> &'static str {
+        match (self.backup, self.state.load(Ordering::Relaxed)) {
+            (None, _) => "off",
+            (_, UP) => "up",
+            _ => "down",
+        }
+    }
+
+    /// The backup did not confirm in time; returns true the first time.
+    pub fn mark_down(&self) -> bool {
+        let was = self.state.swap(DOWN, Ordering::Relaxed);
+        if was == UP {
+            self.counters.backup_timeouts.inc();
+        }
+        was == UP
+    }
+
+    /// The backup answered a probe.
+    pub fn mark_up(&self) {
+        self.state.store(UP, Ordering::Relaxed);
+    }
+
+    /// Records one output-commit delay.
+    pub fn delay_sample(&self, ns: u64) {
+        if let Ok(mut h) = self.delay.lock() {
+            let _ = h.record((ns / 1000).clamp(1, 60_000_000));
+        }
+    }
+
+    /// Output-commit delay: (p50, p99, samples), microseconds.
+    pub fn delay_figures(&self) -> (u64, u64, u64) {
+        self.delay
+            .lock()
+            .map(|h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
+            .unwrap_or((0, 0, 0))
+    }
+
+    /// Stores a record from `from` (a newer version replaces an older one);
+    /// returns false when it is stale.
+    pub fn store(&self, now: u64, from: SocketAddrV4, rec: Record) -> bool {
+        let Ok(mut m) = self.standby.lock() else {
+            return false;
+        };
+        let t = (rec.client, rec.vip);
+        if m.get(&t).is_some_and(|s| s.rec.version >= rec.version) {
+            return false;
+        }
+        if m.len() >= STANDBY_MAX && !m.contains_key(&t) {
+            m.retain(|_, s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS);
+            if m.len() >= STANDBY_MAX {
+                return false;
+            }
+        }
+        self.counters.records_stored.inc();
+        m.insert(t, Standby { rec, at: now, from });
+        true
+    }
+
+    /// Forgets a connection's record.
+    pub fn forget(&self, t: &Tuple) {
+        if let Ok(mut m) = self.standby.lock() {
+            m.remove(t);
+        }
+    }
+
+    /// Takes the record of a connection for a takeover (a fresh one only).
+    pub fn take(&self, now: u64, t: &Tuple) -> Option<Standby> {
+        let mut m = self.standby.lock().ok()?;
+        if m.is_empty() {
+            return None;
+        }
+        m.remove(t)
+            .filter(|s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS)
+    }
+
+    /// Standby records held.
+    pub fn standby_len(&self) -> usize {
+        self.standby.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> Record {
+        Record {
+            client: "10.0.1.2:40000".parse().unwrap(),
+            vip: "203.0.113.10:80".parse().unwrap(),
+            version: 7,
+            snap: Snapshot {
+                iss: 9,
+                rcv_nxt: 77,
+                ..Snapshot::default()
+            },
+            close_after: true,
+            inbuf: b"GET /b HTTP/1.1\r\n".to_vec(),
+            resp: Some(Resp {
+                seq: 1234,
+                key: "/a.bin".into(),
+                etag: "\"abc\"".into(),
+                head: b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+                chunks: vec![
+                    Chunk::Head { start: 0, len: 19 },
+                    Chunk::Object {
+                        offset: 0,
+                        len: 1000,
+                    },
+                ],
+            }),
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        for m in [
+            Msg::Record(rec()),
+            Msg::Record(Record {
+                resp: None,
+                ..rec()
+            }),
+            Msg::Ack((rec().client, rec().vip), 9),
+            Msg::Taken((rec().client, rec().vip)),
+            Msg::Closed((rec().client, rec().vip)),
+            Msg::Hello,
+            Msg::HelloAck,
+        ] {
+            let b = m.encode().unwrap();
+            assert_eq!(Msg::decode(&b), Some(m.clone()));
+            // Every truncation is refused, never misread.
+            for n in 0..b.len() {
+                assert_eq!(Msg::decode(&b[..n]), None, "{m:?} cut at {n}");
+            }
+        }
+        assert_eq!(rec().resp.unwrap().len(), 1019);
+    }
+
+    #[test]
+    fn a_head_chunk_outside_the_head_is_malformed() {
+        let mut r = rec();
+        r.resp.as_mut().unwrap().chunks[0] = Chunk::Head { start: 5, len: 19 };
+        let b = Msg::Record(r).encode().unwrap();
+        assert_eq!(Msg::decode(&b), None);
+    }
+
+    #[test]
+    fn a_record_too_big_for_a_datagram_is_not_encoded() {
+        let mut r = rec();
+        r.inbuf = vec![b'x'; 2000];
+        assert_eq!(Msg::Record(r).encode(), None);
+    }
+
+    #[test]
+    fn standby_keeps_the_newest_version_and_takes_it_once() {
+        let s = ReplShared::new(None);
+        let from = "10.0.2.2:7700".parse().unwrap();
+        assert!(s.store(0, from, rec()));
+        assert!(!s.store(
+            1,
+            from,
+            Record {
+                version: 6,
+                ..rec()
+            }
+        ));
+        assert!(s.store(
+            2,
+            from,
+            Record {
+                version: 8,
+                ..rec()
+            }
+        ));
+        let t = (rec().client, rec().vip);
+        assert_eq!(s.take(3, &t).map(|x| x.rec.version), Some(8));
+        assert!(s.take(4, &t).is_none());
+        assert!(s.store(0, from, rec()));
+        assert!(s.take(STANDBY_LIFETIME_NS, &t).is_none(), "expired");
+    }
+
+    #[test]
+    fn a_timeout_marks_the_backup_down_once_until_it_answers() {
+        let s = ReplShared::new(Some("10.0.3.2:7700".parse().unwrap()));
+        assert_eq!(s.state_name(), "up");
+        assert!(s.mark_down());
+        assert!(!s.mark_down());
+        assert_eq!(s.counters.backup_timeouts.get(), 1);
+        assert_eq!(s.state_name(), "down");
+        assert!(!s.active());
+        s.mark_up();
+        assert!(s.active());
+    }
+}

@@ -1,0 +1,415 @@
+//! Replication inside a core's TCP stack ([`super::repl`] has the messages
+//! and the shared state): the primary's records and output commit, the
+//! backup's answers, the takeover of a connection a client brings to the
+//! backup, and the timers that find a backup too slow or gone.
+
+use super::repl::{Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
+use crate::http::HttpConn;
+use crate::tcp::{App, Meta, TcpStack};
+use anyedge_http::Chunk;
+use anyedge_tcp::table::{ConnId, FourTuple};
+use anyedge_tcp::{Conn, Segment};
+use anyedge_wire::tcp_flags::{RST, SYN};
+use anyedge_wire::MacAddr;
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+/// How often a connection with data in flight refreshes its record (the
+/// backup's copy of SND.UNA, cwnd, RTT and the timestamp clock).
+const REFRESH_NS: u64 = 200_000_000;
+/// Unconfirmed records remembered per connection.
+const INFLIGHT: usize = 16;
+
+/// A sent record awaiting confirmation.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    version: u32,
+    rcv: u32,
+    answered: u32,
+    at: u64,
+}
+
+/// The primary's replication state of one client connection.
+#[derive(Debug)]
+pub struct ReplSlot {
+    version: u32,
+    sent_rcv: u32,
+    sent_answered: u32,
+    resp: Option<Resp>,
+    inflight: VecDeque<Sent>,
+    confirmed_rcv: u32,
+    confirmed_answered: u32,
+    last_sent: u64,
+    /// Not replicated (the backup was down, or the state does not fit).
+    off: bool,
+}
+
+impl ReplSlot {
+    fn off() -> ReplSlot {
+        ReplSlot {
+            version: 0,
+            sent_rcv: 0,
+            sent_answered: 0,
+            resp: None,
+            inflight: VecDeque::new(),
+            confirmed_rcv: 0,
+            confirmed_answered: 0,
+            last_sent: 0,
+            off: true,
+        }
+    }
+}
+
+fn tuple_of(c: &Conn) -> Tuple {
+    (c.remote, c.local)
+}
+
+impl TcpStack {
+    fn repl_send(&mut self, now: u64, to: SocketAddrV4, m: &Msg) -> bool {
+        let Some(a) = self.anycast.clone() else {
+            return false;
+        };
+        let Some(body) = m.encode() else {
+            return false;
+        };
+        let mut out = Vec::new();
+        a.repl_message(self.unix_ms(now), body, &mut out);
+        if out.is_empty() {
+            return false;
+        }
+        self.outbox.push((to, out));
+        true
+    }
+
+    /// After the HTTP service ran on `id`: a primary commits what changed
+    /// to its backup, and holds the ACK and the response until confirmed.
+    pub(crate) fn repl_after_serve(&mut self, now: u64, id: ConnId) {
+        let Some(ov) = self.overlay.clone() else {
+            return;
+        };
+        let Some(backup) = ov.repl.backup else { return };
+        let (Some(c), Some(h)) = (self.table.get_mut(id), self.http[id].as_mut()) else {
+            return;
+        };
+        if self.repl[id].is_none() {
+            if !c.state().synchronized() {
+                return;
+            }
+            if !ov.repl.active() {
+                ov.repl.counters.unreplicated.inc();
+                self.repl[id] = Some(ReplSlot::off());
+                return;
+            }
+            let first = c.snapshot(now).irs.wrapping_add(1);
+            self.repl[id] = Some(ReplSlot {
+                confirmed_rcv: first,
+                sent_rcv: first,
+                ..ReplSlot::off()
+            });
+            self.repl[id].as_mut().expect("just set").off = false;
+            h.replicated = true;
+        }
+        let slot = self.repl[id].as_mut().expect("slot");
+        if !slot.off && !ov.repl.active() {
+            slot.off = true;
+        }
+        if slot.off {
+            c.set_ack_limit(None);
+            h.hold = false;
+            h.replicated = false;
+            return;
+        }
+        let answered = h.answered();
+        if answered != slot.sent_answered {
+            // A new response, not yet pumped (hold): it starts at the end
+            // of the stream, which is SND.UNA (the previous one is acked).
+            let (_, _, head, chunks, key, obj) = h.replica();
+            slot.resp = Some(Resp {
+                seq: c.snd_una_raw().wrapping_add(c.unacked() as u32),
+                key: obj.map(|_| key.to_string()).unwrap_or_default(),
+                etag: obj.map(|o| o.etag.clone()).unwrap_or_default(),
+                head: head.to_vec(),
+                chunks: chunks.to_vec(),
+            });
+        }
+        let consumed = c.rcv_consumed();
+        if slot.version == 0 || consumed != slot.sent_rcv || answered != slot.sent_answered {
+            self.repl_record(now, id, backup, false);
+        }
+        let (Some(c), Some(h), Some(slot)) = (
+            self.table.get_mut(id),
+            self.http[id].as_mut(),
+            self.repl[id].as_ref(),
+        ) else {
+            return;
+        };
+        if slot.off {
+            c.set_ack_limit(None);
+            h.hold = false;
+            h.replicated = false;
+        } else {
+            c.set_ack_limit(Some(slot.confirmed_rcv));
+            h.hold = h.answered() != slot.confirmed_answered;
+        }
+    }
+
+    /// Sends the backup a new version of `id`'s record.
+    fn repl_record(&mut self, now: u64, id: ConnId, backup: SocketAddrV4, retry: bool) {
+        let Some(ov) = self.overlay.clone() else {
+            return;
+        };
+        let (Some(c), Some(h), Some(slot)) = (
+            self.table.get(id),
+            self.http[id].as_ref(),
+            self.repl[id].as_mut(),
+        ) else {
+            return;
+        };
+        let consumed = c.rcv_consumed();
+        let mut snap = c.snapshot(now);
+        snap.fin_received &= consumed == snap.rcv_nxt;
+        snap.rcv_nxt = consumed;
+        let (inbuf, close_after, ..) = h.replica();
+        slot.version = slot.version.wrapping_add(1);
+        let rec = Record {
+            client: c.remote,
+            vip: c.local,
+            version: slot.version,
+            snap,
+            close_after,
+            inbuf: inbuf.to_vec(),
+            resp: slot.resp.clone(),
+        };
+        let sent = Sent {
+            version: slot.version,
+            rcv: consumed,
+            answered: h.answered(),
+            at: now,
+        };
+        slot.sent_rcv = consumed;
+        slot.sent_answered = sent.answered;
+        slot.last_sent = now;
+        if slot.inflight.len() == INFLIGHT {
+            slot.inflight.pop_front();
+        }
+        slot.inflight.push_back(sent);
+        if !self.repl_send(now, backup, &Msg::Record(rec)) {
+            // Too big for a datagram (or no channel): serve it unreplicated.
+            ov.repl.counters.too_big.inc();
+            if let Some(s) = self.repl[id].as_mut() {
+                s.off = true;
+            }
+            return;
+        }
+        if retry {
+            ov.repl.counters.record_retries.inc();
+        } else {
+            ov.repl.counters.records_sent.inc();
+        }
+    }
+
+    /// A replication message from the peer at `src`.
+    pub(crate) fn repl_on_msg(&mut self, now: u64, src: SocketAddrV4, body: &[u8]) {
+        let Some(ov) = self.overlay.clone() else {
+            return;
+        };
+        let Some(m) = Msg::decode(body) else {
+            ov.repl.counters.malformed.inc();
+            return;
+        };
+        let lookup = |s: &TcpStack, t: &Tuple| {
+            s.table.lookup(&FourTuple {
+                local: t.1,
+                remote: t.0,
+            })
+        };
+        match m {
+            Msg::Record(r) => {
+                let (t, v) = ((r.client, r.vip), r.version);
+                ov.repl.store(now, src, r);
+                // A stale version is confirmed too: a newer one covers it.
+                self.repl_send(now, src, &Msg::Ack(t, v));
+            }
+            Msg::Ack(t, v) => {
+                ov.repl.mark_up();
+                let Some(id) = lookup(self, &t) else { return };
+                let Some(slot) = self.repl[id].as_mut() else {
+                    return;
+                };
+                let mut first_at = None;
+                while slot.inflight.front().is_some_and(|s| s.version <= v) {
+                    let s = slot.inflight.pop_front().expect("front");
+                    first_at.get_or_insert(s.at);
+                    slot.confirmed_rcv = s.rcv;
+                    slot.confirmed_answered = s.answered;
+                }
+                if let Some(at) = first_at {
+                    ov.repl.counters.records_confirmed.inc();
+                    ov.repl.delay_sample(now.saturating_sub(at));
+                    self.mark_pending(id);
+                }
+            }
+            Msg::Taken(t) => {
+                let Some(id) = lookup(self, &t) else { return };
+                if let Some(c) = self.table.get_mut(id) {
+                    c.vanish();
+                    ov.repl.counters.taken_over.inc();
+                }
+                self.repl[id] = None;
+                self.mark_pending(id);
+            }
+            Msg::Closed(t) => ov.repl.forget(&t),
+            Msg::Hello => {
+                self.repl_send(now, src, &Msg::HelloAck);
+            }
+            Msg::HelloAck => ov.repl.mark_up(),
+        }
+    }
+
+    fn mark_pending(&mut self, id: ConnId) {
+        if !self.pending.contains(&id) {
+            self.pending.push(id);
+        }
+    }
+
+    /// Retries, the backup timeout, refreshes and probes.
+    pub(crate) fn repl_timers(&mut self, now: u64, touched: &mut Vec<ConnId>) {
+        self.repl_next = now + RETRY_NS / 2;
+        let Some(ov) = self.overlay.clone() else {
+            self.repl_next = u64::MAX;
+            return;
+        };
+        let Some(backup) = ov.repl.backup else {
+            self.repl_next = u64::MAX;
+            return;
+        };
+        if !ov.repl.active() {
+            // Probe a down backup once per PROBE_NS.
+            if now >= self.repl_probe {
+                self.repl_probe = now + PROBE_NS;
+                self.repl_send(now, backup, &Msg::Hello);
+            }
+            return;
+        }
+        for id in 0..self.repl.len() {
+            let Some(slot) = self.repl[id].as_ref() else {
+                continue;
+            };
+            if slot.off {
+                continue;
+            }
+            let unacked = self.table.get(id).map_or(0, |c| c.unacked());
+            match slot.inflight.front() {
+                Some(s) if now.saturating_sub(s.at) > ov.repl.timeout_ns => {
+                    // Too slow or gone: every connection goes on unreplicated.
+                    if ov.repl.mark_down() {
+                        log::warn!(
+                            "overlay: backup {backup} confirmed nothing for {} ms: replication off",
+                            ov.repl.timeout_ns / 1_000_000
+                        );
+                    }
+                    self.repl_off_all(touched);
+                    return;
+                }
+                Some(_) if now.saturating_sub(slot.last_sent) >= RETRY_NS => {
+                    self.repl_record(now, id, backup, true)
+                }
+                None if unacked > 0 && now.saturating_sub(slot.last_sent) >= REFRESH_NS => {
+                    self.repl_record(now, id, backup, false)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The backup is down: lift every gate on this core.
+    fn repl_off_all(&mut self, touched: &mut Vec<ConnId>) {
+        for id in 0..self.repl.len() {
+            let Some(slot) = self.repl[id].as_mut() else {
+                continue;
+            };
+            if slot.off {
+                continue;
+            }
+            slot.off = true;
+            if let Some(c) = self.table.get_mut(id) {
+                c.set_ack_limit(None);
+            }
+            if let Some(h) = self.http[id].as_mut() {
+                h.hold = false;
+                h.replicated = false;
+            }
+            touched.push(id);
+        }
+    }
+
+    /// `id` is being freed: the backup forgets its record.
+    pub(crate) fn repl_reaped(&mut self, now: u64, id: ConnId) {
+        let Some(slot) = self.repl[id].take() else {
+            return;
+        };
+        let backup = self.overlay.as_ref().and_then(|o| o.repl.backup);
+        if let (false, Some(b), Some(c)) = (slot.off, backup, self.table.get(id)) {
+            let t = tuple_of(c);
+            self.repl_send(now, b, &Msg::Closed(t));
+        }
+    }
+
+    /// A segment for a connection we do not have: when we hold a standby
+    /// record of it, continue it from the record (the segment is then
+    /// dispatched to it as usual). Without one, nothing happens here and the
+    /// segment gets the RFC 9293 3.10.7.1 answer.
+    pub(crate) fn repl_takeover(
+        &mut self,
+        now: u64,
+        port: u16,
+        eth_src: MacAddr,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment,
+    ) {
+        if seg.flags & (SYN | RST) != 0 {
+            return;
+        }
+        let Some(ov) = self.overlay.clone() else {
+            return;
+        };
+        let t = (remote, local);
+        if self.table.lookup(&FourTuple { local, remote }).is_some() {
+            return;
+        }
+        let Some(sb) = ov.repl.take(now, &t) else {
+            return;
+        };
+        let Some(cache) = self.cache.clone() else {
+            return;
+        };
+        let rec = sb.rec;
+        let missing = || ov.repl.counters.takeover_missing.inc();
+        let (mut head, mut chunks, mut obj, mut skip) = (&[][..], &[][..], None, 0);
+        if let Some(r) = &rec.resp {
+            let has_body = r.chunks.iter().any(|c| matches!(c, Chunk::Object { .. }));
+            obj = cache.get(&r.key).filter(|o| o.etag == r.etag);
+            skip = u64::from(seg.ack.wrapping_sub(r.seq));
+            if (has_body && obj.is_none()) || skip > r.len() {
+                return missing();
+            }
+            (head, chunks) = (&r.head[..], &r.chunks[..]);
+        }
+        let cfg = self.table.conn_config();
+        let age = now.saturating_sub(sb.at);
+        let Some(c) = Conn::from_snapshot(cfg, local, remote, &rec.snap, age, seg, now) else {
+            return missing();
+        };
+        let Some(id) = self.table.adopt(now, c) else {
+            return missing();
+        };
+        let h = HttpConn::restore(now, &rec.inbuf, rec.close_after, head, chunks, obj, skip);
+        self.http[id] = Some(h);
+        self.meta[id] = Some(Meta::new(port, Some(eth_src), *remote.ip(), App::Http));
+        self.repl[id] = None;
+        ov.repl.counters.takeovers.inc();
+        log::info!("overlay: took over {remote} -> {local} from {}", sb.from);
+        self.repl_send(now, sb.from, &Msg::Taken(t));
+    }
+}
