@@ -13,6 +13,7 @@
 pub mod engine;
 pub mod host;
 pub mod link;
+pub mod overlay;
 pub mod router;
 pub mod scenario;
 pub mod takeover;
@@ -73,6 +74,8 @@ pub enum Fate {
 pub struct TraceEntry {
     /// Virtual time, nanoseconds (arrival, or send time for a dropped frame).
     pub at: u64,
+    /// When the frame was offered to the link, nanoseconds.
+    pub sent: u64,
     /// Sending device.
     pub from: String,
     /// Receiving device.
@@ -230,7 +233,7 @@ impl Sim {
         let Some(&(lid, side)) = self.attach.get(&(dev, port)) else {
             return;
         };
-        let arrivals = self.links[lid].transmit(side, self.now, frame.len(), &mut self.rng);
+        let arrivals = self.links[lid].offer(side, self.now, &frame, &mut self.rng);
         let (to_dev, to_port) = self.links[lid].ends[1 - side];
         if self.tracing {
             let summary = trace::summarize(&frame);
@@ -241,6 +244,7 @@ impl Sim {
             if arrivals.is_empty() {
                 self.trace.push(TraceEntry {
                     at: self.now,
+                    sent: self.now,
                     from: from.clone(),
                     to: to.clone(),
                     summary: summary.clone(),
@@ -250,6 +254,7 @@ impl Sim {
             for &at in &arrivals {
                 self.trace.push(TraceEntry {
                     at,
+                    sent: self.now,
                     from: from.clone(),
                     to: to.clone(),
                     summary: summary.clone(),

@@ -3,6 +3,12 @@
 //!
 //! The kernel on the test machines has no netem, so every impaired path in
 //! the project's tests is built here, in virtual time and reproducibly.
+//!
+//! Besides random loss, a link can drop one chosen frame: [`Link::drop_once`]
+//! takes a predicate over the frame's bytes, and the first frame from that
+//! side which it accepts is lost (once). Tests use it to lose exactly the
+//! SYN, the first data segment or the SYN/ACK of a handshake, whatever the
+//! seed.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -66,6 +72,27 @@ pub struct LinkStats {
     pub duplicated: u64,
     /// Frames reordered.
     pub reordered: u64,
+    /// Frames taken by a one-shot drop ([`Link::drop_once`]).
+    pub dropped_once: u64,
+}
+
+/// Decides whether a frame (its bytes, Ethernet header first) is the one to drop.
+pub type FramePredicate = Box<dyn FnMut(&[u8]) -> bool>;
+
+/// A one-shot drop armed on one side of a link.
+struct DropOnce {
+    side: usize,
+    matches: FramePredicate,
+    fired_at: Option<u64>,
+}
+
+impl std::fmt::Debug for DropOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropOnce")
+            .field("side", &self.side)
+            .field("fired_at", &self.fired_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A link between two device ports; side 0 sends towards side 1 and back.
@@ -78,6 +105,7 @@ pub struct Link {
     busy_until: [u64; 2],
     /// Counters per sending side.
     pub stats: [LinkStats; 2],
+    drops: Vec<DropOnce>,
 }
 
 impl Link {
@@ -88,7 +116,50 @@ impl Link {
             ends: [a, b],
             busy_until: [0; 2],
             stats: [LinkStats::default(); 2],
+            drops: Vec::new(),
         }
+    }
+
+    /// Arms a one-shot drop: the first frame sent from `side` (0 is the
+    /// end given first to [`crate::Sim::connect`]) for which `matches`
+    /// returns true is lost, before it takes its place in the queue. The
+    /// predicate sees every frame from that side until it fires, and never
+    /// again after. Returns an id for [`Link::drop_fired`].
+    pub fn drop_once(
+        &mut self,
+        side: usize,
+        matches: impl FnMut(&[u8]) -> bool + 'static,
+    ) -> usize {
+        self.drops.push(DropOnce {
+            side,
+            matches: Box::new(matches),
+            fired_at: None,
+        });
+        self.drops.len() - 1
+    }
+
+    /// When the one-shot drop `id` took its frame, if it has.
+    pub fn drop_fired(&self, id: usize) -> Option<u64> {
+        self.drops.get(id).and_then(|d| d.fired_at)
+    }
+
+    /// Offers `frame` from `side` at `now`: a one-shot drop that matches
+    /// takes it, otherwise it goes through [`Link::transmit`]. Returns the
+    /// arrival times of its copies (none if lost).
+    pub fn offer(&mut self, side: usize, now: u64, frame: &[u8], rng: &mut ChaCha8Rng) -> Vec<u64> {
+        let armed = self
+            .drops
+            .iter_mut()
+            .filter(|d| d.side == side && d.fired_at.is_none())
+            .find_map(|d| (d.matches)(frame).then_some(d));
+        if let Some(d) = armed {
+            d.fired_at = Some(now);
+            let st = &mut self.stats[side];
+            st.sent += 1;
+            st.dropped_once += 1;
+            return Vec::new();
+        }
+        self.transmit(side, now, frame.len(), rng)
     }
 
     /// Offers a frame of `len` bytes from `side` at `now`; returns the arrival
@@ -169,6 +240,20 @@ mod tests {
             vec![6_000_000],
             "directions are independent"
         );
+    }
+
+    #[test]
+    fn a_one_shot_drop_takes_the_first_matching_frame_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut l = Link::new((0, 0), (1, 0), LinkParams::new(1.0, 0.0));
+        let id = l.drop_once(0, |f| f[0] == 7);
+        assert!(!l.offer(1, 0, &[7], &mut rng).is_empty(), "other side");
+        assert!(!l.offer(0, 1, &[6], &mut rng).is_empty(), "no match");
+        assert_eq!(l.drop_fired(id), None);
+        assert!(l.offer(0, 2, &[7], &mut rng).is_empty(), "dropped");
+        assert_eq!(l.drop_fired(id), Some(2));
+        assert!(!l.offer(0, 3, &[7], &mut rng).is_empty(), "once only");
+        assert_eq!((l.stats[0].sent, l.stats[0].dropped_once), (3, 1));
     }
 
     #[test]
