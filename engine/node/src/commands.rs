@@ -699,6 +699,7 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "takeovers": c.takeovers.get(),
         "takeover_missing": c.takeover_missing.get(),
         "malformed": c.malformed.get(),
+        "pokes": c.pokes.get(),
         "ack_delay_us": {"p50": p50, "p99": p99, "count": n},
     })
 }

@@ -195,6 +195,8 @@ pub struct TcpStack {
     pub(crate) repl_next: u64,
     /// When a down backup is probed next.
     pub(crate) repl_probe: u64,
+    /// When standby records are next checked for silent primaries.
+    pub(crate) repl_poke_next: u64,
 }
 
 /// How often serving connections record their path metrics.
@@ -268,6 +270,7 @@ impl TcpStack {
             repl: Vec::new(),
             repl_next: 0,
             repl_probe: 0,
+            repl_poke_next: 0,
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         s.ov = (0..s.table.capacity()).map(|_| None).collect();
@@ -372,7 +375,10 @@ impl TcpStack {
             Dispatch::Accepted(id) => {
                 counters.consumed.inc();
                 if self.app_for(local.port()) == App::Http {
-                    self.http[id] = Some(crate::http::HttpConn::new(now));
+                    let mut h = crate::http::HttpConn::new(now);
+                    // Replicated from the first request on (overlay::repl).
+                    h.replicated = self.overlay.as_ref().is_some_and(|o| o.repl.active());
+                    self.http[id] = Some(h);
                 }
                 self.meta[id] = Some(Meta::new(
                     port,
@@ -514,6 +520,7 @@ impl TcpStack {
         burst: usize,
     ) {
         self.flush_outbox(port, addrs, arp, counters, tx, txq);
+        self.repl_pokes(now, port, addrs, arp, counters, tx, txq);
         let mut pending = std::mem::take(&mut self.pending);
         let mut keep = Vec::new();
         for id in pending.drain(..) {

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod host;
 pub mod link;
 pub mod overlay;
+pub mod replica;
 pub mod router;
 pub mod scenario;
 pub mod takeover;

@@ -52,6 +52,20 @@ pub fn site_with(
     content: Option<&std::path::Path>,
     resume: &str,
 ) -> Site {
+    site_cfg(sim, n, client_link, node_link, content, resume, &[])
+}
+
+/// As [`site_with`], with `extra[i]` appended to node i's configuration
+/// (an `[overlay]` section, say).
+pub fn site_cfg(
+    sim: &mut Sim,
+    n: usize,
+    client_link: LinkParams,
+    node_link: LinkParams,
+    content: Option<&std::path::Path>,
+    resume: &str,
+    extra: &[String],
+) -> Site {
     let client = sim.add(Host::new(
         "client",
         [2, 0xc1, 0, 0, 0, 2],
@@ -100,6 +114,7 @@ pub fn site_with(
                 )
             })
             .unwrap_or_default();
+        text += extra.get(i).map_or("", |s| s.as_str());
         let cfg = NodeConfig::parse(&text).expect("static config");
         let node = sim.add(EngineNode::new(cfg, FwdMode::Cdn).expect("node"));
         node_links.push(sim.connect((router, 1 + i), (node, 0), node_link));

@@ -44,6 +44,10 @@ pub const PROBE_NS: u64 = 1_000_000_000;
 pub const STANDBY_LIFETIME_NS: u64 = 600_000_000_000;
 /// Most standby records a node keeps.
 pub const STANDBY_MAX: usize = 65_536;
+/// A record of a connection with data in flight that has not been
+/// refreshed for this long means the primary is gone: the backup pokes the
+/// client so that its ACK comes to take the connection over.
+pub const SILENT_NS: u64 = 1_000_000_000;
 /// Most chunks a record carries (a multipart answer of many ranges is not replicated).
 const MAX_CHUNKS: usize = 64;
 
@@ -317,6 +321,8 @@ pub struct ReplCounters {
     pub takeover_missing: Counter,
     /// Malformed replication messages.
     pub malformed: Counter,
+    /// Backup: clients of silent primaries asked for their position.
+    pub pokes: Counter,
 }
 
 /// The standby copy of a connection, with when it arrived.
@@ -328,6 +334,8 @@ pub struct Standby {
     pub at: u64,
     /// The primary's peer-channel address.
     pub from: SocketAddrV4,
+    /// When the client was last poked for its position ([`ReplShared::to_poke`]).
+    pub poked: u64,
 }
 
 const UP: u8 = 0;
@@ -424,7 +432,15 @@ impl ReplShared {
             }
         }
         self.counters.records_stored.inc();
-        m.insert(t, Standby { rec, at: now, from });
+        m.insert(
+            t,
+            Standby {
+                rec,
+                at: now,
+                from,
+                poked: 0,
+            },
+        );
         true
     }
 
@@ -443,6 +459,29 @@ impl ReplShared {
         }
         m.remove(t)
             .filter(|s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS)
+    }
+
+    /// Records whose primary went silent while the response was not yet
+    /// acknowledged: the client may be waiting for data and send nothing,
+    /// so the backup asks it where it is (at most once per [`SILENT_NS`]).
+    pub fn to_poke(&self, now: u64) -> Vec<Standby> {
+        let Ok(mut m) = self.standby.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for s in m.values_mut() {
+            let open = s.rec.resp.as_ref().is_some_and(|r| {
+                let end = r.seq.wrapping_add(r.len() as u32);
+                (end.wrapping_sub(s.rec.snap.snd_una) as i32) > 0
+            });
+            let quiet = now.saturating_sub(s.at) >= SILENT_NS
+                && now.saturating_sub(s.at) < STANDBY_LIFETIME_NS;
+            if open && quiet && now.saturating_sub(s.poked) >= SILENT_NS {
+                s.poked = now;
+                out.push(s.clone());
+            }
+        }
+        out
     }
 
     /// Standby records held.

@@ -4,13 +4,17 @@
 //! backup, and the timers that find a backup too slow or gone.
 
 use super::repl::{Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
+use crate::arp::ArpCache;
+use crate::fwd::{frame_from, Addrs};
 use crate::http::HttpConn;
+use crate::stats::StreamCounters;
 use crate::tcp::{App, Meta, TcpStack};
 use anyedge_http::Chunk;
+use anyedge_port::TxQueue;
 use anyedge_tcp::table::{ConnId, FourTuple};
 use anyedge_tcp::{Conn, Segment};
-use anyedge_wire::tcp_flags::{RST, SYN};
-use anyedge_wire::MacAddr;
+use anyedge_wire::tcp_flags::{ACK, RST, SYN};
+use anyedge_wire::{emit_tcp, MacAddr, TcpHeader, TcpOptions};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -40,6 +44,8 @@ pub struct ReplSlot {
     confirmed_rcv: u32,
     confirmed_answered: u32,
     last_sent: u64,
+    /// Since when a record has been waiting for its confirmation.
+    wait_since: Option<u64>,
     /// Not replicated (the backup was down, or the state does not fit).
     off: bool,
 }
@@ -55,6 +61,7 @@ impl ReplSlot {
             confirmed_rcv: 0,
             confirmed_answered: 0,
             last_sent: 0,
+            wait_since: None,
             off: true,
         }
     }
@@ -95,7 +102,7 @@ impl TcpStack {
             if !c.state().synchronized() {
                 return;
             }
-            if !ov.repl.active() {
+            if !ov.repl.active() || !h.replicated {
                 ov.repl.counters.unreplicated.inc();
                 self.repl[id] = Some(ReplSlot::off());
                 return;
@@ -107,7 +114,6 @@ impl TcpStack {
                 ..ReplSlot::off()
             });
             self.repl[id].as_mut().expect("just set").off = false;
-            h.replicated = true;
         }
         let slot = self.repl[id].as_mut().expect("slot");
         if !slot.off && !ov.repl.active() {
@@ -193,6 +199,7 @@ impl TcpStack {
             slot.inflight.pop_front();
         }
         slot.inflight.push_back(sent);
+        slot.wait_since.get_or_insert(now);
         if !self.repl_send(now, backup, &Msg::Record(rec)) {
             // Too big for a datagram (or no channel): serve it unreplicated.
             ov.repl.counters.too_big.inc();
@@ -243,6 +250,7 @@ impl TcpStack {
                     slot.confirmed_rcv = s.rcv;
                     slot.confirmed_answered = s.answered;
                 }
+                slot.wait_since = slot.inflight.front().map(|s| s.at);
                 if let Some(at) = first_at {
                     ov.repl.counters.records_confirmed.inc();
                     ov.repl.delay_sample(now.saturating_sub(at));
@@ -299,8 +307,8 @@ impl TcpStack {
                 continue;
             }
             let unacked = self.table.get(id).map_or(0, |c| c.unacked());
-            match slot.inflight.front() {
-                Some(s) if now.saturating_sub(s.at) > ov.repl.timeout_ns => {
+            match slot.wait_since {
+                Some(w) if now.saturating_sub(w) > ov.repl.timeout_ns => {
                     // Too slow or gone: every connection goes on unreplicated.
                     if ov.repl.mark_down() {
                         log::warn!(
@@ -352,6 +360,82 @@ impl TcpStack {
         if let (false, Some(b), Some(c)) = (slot.off, backup, self.table.get(id)) {
             let t = tuple_of(c);
             self.repl_send(now, b, &Msg::Closed(t));
+        }
+    }
+
+    /// Backup: pokes the clients of silent primaries (see
+    /// [`super::repl::ReplShared::to_poke`]) from `port`: a bare ACK one
+    /// below the last SND.UNA we know, which the client answers with an
+    /// ACK of where it is (RFC 9293 3.10.7.4: an unacceptable segment gets
+    /// an ACK). That ACK reaches us once the route points here, and takes
+    /// the connection over.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn repl_pokes<T: TxQueue>(
+        &mut self,
+        now: u64,
+        port: u16,
+        addrs: &Addrs,
+        arp: &ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+    ) {
+        if now < self.repl_poke_next {
+            return;
+        }
+        self.repl_poke_next = now + RETRY_NS * 10;
+        let Some(ov) = self.overlay.clone() else {
+            return;
+        };
+        let Some(view) = addrs.ports.get(port as usize) else {
+            return;
+        };
+        let Some(net) = view.net else { return };
+        for sb in ov.repl.to_poke(now) {
+            let r = &sb.rec;
+            if !addrs.vips.contains(r.vip.ip()) && *r.vip.ip() != net.addr {
+                continue;
+            }
+            let hop = if net.contains(*r.client.ip()) {
+                Some(*r.client.ip())
+            } else {
+                view.gateway
+            };
+            let Some(mac) = hop.and_then(|h| arp.lookup(h)) else {
+                continue;
+            };
+            let s = &r.snap;
+            let age_ms = (now.saturating_sub(sb.at) / 1_000_000) as u32;
+            let h = TcpHeader {
+                src_port: r.vip.port(),
+                dst_port: r.client.port(),
+                seq: s.snd_una.wrapping_sub(1),
+                ack: s.rcv_nxt,
+                flags: ACK,
+                window: (s.snd_wnd >> s.rcv_shift).min(0xffff) as u16,
+                options: TcpOptions {
+                    timestamps: s
+                        .ts_ok
+                        .then(|| (s.ts_val.wrapping_add(age_ms + 1000), s.ts_recent)),
+                    ..TcpOptions::default()
+                },
+            };
+            if let Some(b) = frame_from(txq, counters, |buf| {
+                emit_tcp(
+                    buf,
+                    mac,
+                    view.mac,
+                    None,
+                    *r.vip.ip(),
+                    *r.client.ip(),
+                    64,
+                    &h,
+                    &[],
+                )
+            }) {
+                ov.repl.counters.pokes.inc();
+                tx.push(b);
+            }
         }
     }
 

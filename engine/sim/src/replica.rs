@@ -1,0 +1,286 @@
+//! A replicated client connection (issue 7, item 3) as one reusable run,
+//! for the simulator tests, `anyedge demo` and `bench/overlay`.
+//!
+//! Two nodes of a site serve the VIP from the same content; edge-a has
+//! `[overlay] backup` pointing at edge-b, so every client connection it
+//! serves is replicated there and its ACKs wait for edge-b's confirmation
+//! (the output commit). When a fraction of the download has arrived, edge-a
+//! dies (its link loses everything from then on), or stays up, and the
+//! router's route for the VIP moves to edge-b. The client's next segment
+//! reaches edge-b, which continues the same TCP connection from its standby
+//! record: the client sees no RST, no new handshake and no gap.
+
+use crate::engine::EngineNode;
+use crate::host::{pattern, Host};
+use crate::link::LinkParams;
+use crate::scenario::{flip_route, site_cfg, VIP};
+use crate::takeover::content;
+use crate::Sim;
+use anyedge_tcp::conn::ConnConfig;
+use std::net::SocketAddrV4;
+
+const MS: u64 = 1_000_000;
+const PATH: &str = "/obj.bin";
+const LIMIT_NS: u64 = 600_000 * MS;
+
+/// What a replication run looks like.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Object length, bytes.
+    pub len: usize,
+    /// Seed of the simulation.
+    pub seed: u64,
+    /// Fraction of the object received when edge-a fails (or the route moves).
+    pub fail_at: f64,
+    /// Whether edge-a dies (`true`) or only loses the route (`false`).
+    pub kill: bool,
+    /// Whether edge-a replicates to edge-b at all (`false`: a plain node,
+    /// for comparison; the move then ends in a RST and a Range request).
+    pub replicate: bool,
+    /// Time from edge-a's death to the route move (routing is slower than
+    /// the failure: the client's ACKs in between are lost with edge-a, and
+    /// it then waits for data and sends nothing).
+    pub route_delay_ns: u64,
+    /// edge-b is gone from the start: edge-a must find out and serve
+    /// without replication (nothing fails over then).
+    pub backup_dead: bool,
+    /// Client to router.
+    pub client_link: LinkParams,
+    /// Router to each node.
+    pub node_link: LinkParams,
+}
+
+impl Params {
+    /// 40 ms RTT, a 100 Mbit/s client link, 1 Gbit/s node links of 0.5 ms
+    /// (the nodes of a site, and their replication channel, are close).
+    pub fn new(len: usize, seed: u64) -> Params {
+        Params {
+            len,
+            seed,
+            fail_at: 0.4,
+            kill: true,
+            replicate: true,
+            route_delay_ns: 0,
+            backup_dead: false,
+            client_link: LinkParams {
+                queue_bytes: 1 << 20,
+                ..LinkParams::new(19.5, 100.0)
+            },
+            node_link: LinkParams::new(0.5, 1000.0),
+        }
+    }
+}
+
+/// What a replication run measured.
+#[derive(Debug)]
+pub struct ReplicaResult {
+    /// Whether every byte arrived, in order and equal to the object.
+    pub byte_exact: bool,
+    /// When edge-a failed (virtual ns).
+    pub failed_at: u64,
+    /// When the last byte arrived.
+    pub done_at: u64,
+    /// Resets the client's connection saw.
+    pub resets: u32,
+    /// HTTP requests the client sent (1: the same connection throughout).
+    pub requests: u32,
+    /// The download's events.
+    pub events: Vec<(u64, String)>,
+    /// edge-a's `show overlay json` just before it failed.
+    pub overlay_a: serde_json::Value,
+    /// edge-b's `show overlay json` at the end.
+    pub overlay_b: serde_json::Value,
+    /// edge-a's `show overlay json` at the end.
+    pub overlay_a_end: serde_json::Value,
+    /// edge-b's `show anycast json` at the end.
+    pub anycast_b: serde_json::Value,
+}
+
+fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
+    let text = sim
+        .device::<EngineNode>(node)
+        .node
+        .execute(&format!("show {what} json"))
+        .text;
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `[overlay]` sections of the two nodes. Both are edges with an
+/// unused gateway (every request is a hit); edge-a replicates to edge-b's
+/// peer-channel port.
+fn overlays(replicate: bool) -> Vec<String> {
+    let edge = "[overlay]\nrole = \"edge\"\ngateway = \"10.0.9.9:7800\"\n";
+    let backup = if replicate {
+        "backup = \"10.0.3.2:7900\"\n"
+    } else {
+        ""
+    };
+    vec![format!("{edge}{backup}"), edge.to_string()]
+}
+
+/// Runs one download across a primary's failure (see the module docs).
+pub fn run(p: &Params) -> ReplicaResult {
+    let dir = content(p.len);
+    let mut sim = Sim::new(p.seed);
+    let s = site_cfg(
+        &mut sim,
+        2,
+        p.client_link,
+        p.node_link,
+        Some(&dir),
+        "off",
+        &overlays(p.replicate),
+    );
+    let vip = SocketAddrV4::new(VIP, 80);
+    let tcp = ConnConfig {
+        recv_buf: 4 << 20,
+        ..ConnConfig::default()
+    };
+    sim.device::<Host>(s.client)
+        .download(vip, PATH, 10 * MS, tcp);
+    if p.backup_dead {
+        sim.link(s.node_links[1]).params.loss = 1.0;
+    }
+    let threshold = (p.len as f64 * p.fail_at) as usize;
+    let mut failed_at = None;
+    let mut overlay_a = serde_json::Value::Null;
+    while sim.now() < LIMIT_NS {
+        let t = sim.now() + MS;
+        sim.run_until(t);
+        let d = &sim.device::<Host>(s.client).downloads[0];
+        if d.done_at.is_some() {
+            break;
+        }
+        if failed_at.is_none() && d.data.len() >= threshold && !p.backup_dead {
+            overlay_a = show(&mut sim, s.nodes[0], "overlay");
+            if p.kill {
+                // edge-a dies: nothing reaches it or leaves it any more.
+                sim.link(s.node_links[0]).params.loss = 1.0;
+            }
+            flip_route(&mut sim, &s, t + p.route_delay_ns, 1);
+            failed_at = Some(t);
+        }
+    }
+    let end = sim.now();
+    let overlay_b = show(&mut sim, s.nodes[1], "overlay");
+    let overlay_a_end = show(&mut sim, s.nodes[0], "overlay");
+    let anycast_b = show(&mut sim, s.nodes[1], "anycast");
+    let h = sim.device::<Host>(s.client);
+    let events: Vec<(u64, String)> = h.downloads.iter().flat_map(|d| d.events.clone()).collect();
+    let d = &h.downloads[0];
+    ReplicaResult {
+        byte_exact: d.done()
+            && d.data.len() == p.len
+            && d.data.iter().enumerate().all(|(i, &b)| b == pattern(i)),
+        failed_at: failed_at.unwrap_or(end),
+        done_at: d.done_at.unwrap_or(end),
+        resets: h.downloads.iter().map(|d| d.resets).sum(),
+        requests: h.downloads.iter().map(|d| d.requests).sum(),
+        events,
+        overlay_a,
+        overlay_b,
+        overlay_a_end,
+        anycast_b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEN: usize = 8 << 20;
+
+    fn check_same_connection(r: &ReplicaResult) {
+        assert!(r.byte_exact, "byte-exact: {:?}", r.events);
+        assert_eq!(
+            r.resets, 0,
+            "no RST reached the client: {:?}\na: {}\nb: {}",
+            r.events, r.overlay_a, r.overlay_b
+        );
+        assert_eq!(r.requests, 1, "one request, one connection: {:?}", r.events);
+        let rb = &r.overlay_b["replication"];
+        assert_eq!(rb["takeovers"], 1, "{rb}");
+        assert_eq!(rb["takeover_missing"], 0, "{rb}");
+        assert_eq!(r.anycast_b["rst_stray_ack"], 0, "{}", r.anycast_b);
+        let ra = &r.overlay_a["replication"];
+        assert_eq!(ra["state"], "up", "{ra}");
+        assert!(ra["records_confirmed"].as_u64().unwrap() >= 2, "{ra}");
+        assert!(ra["ack_delay_us"]["count"].as_u64().unwrap() >= 2, "{ra}");
+    }
+
+    #[test]
+    fn the_backup_finishes_a_download_when_the_primary_dies_at_40_percent() {
+        for seed in [1, 2] {
+            let r = run(&Params::new(LEN, seed));
+            check_same_connection(&r);
+            assert!(r.done_at > r.failed_at);
+        }
+    }
+
+    #[test]
+    fn a_client_that_went_quiet_is_poked_when_the_route_moves_late() {
+        let r = run(&Params {
+            route_delay_ns: 1500 * MS,
+            ..Params::new(LEN, 4)
+        });
+        check_same_connection(&r);
+        assert!(r.overlay_b["replication"]["pokes"].as_u64().unwrap() >= 1);
+    }
+
+    #[test]
+    fn a_route_move_to_the_backup_keeps_the_connection_and_the_primary_lets_go() {
+        let r = run(&Params {
+            kill: false,
+            ..Params::new(LEN, 3)
+        });
+        check_same_connection(&r);
+        // edge-a heard that edge-b took the connection and let it go
+        // without a RST.
+        assert_eq!(r.overlay_a_end["replication"]["taken_over"], 1);
+    }
+
+    #[test]
+    fn a_gone_backup_is_detected_and_the_primary_serves_without_it() {
+        let r = run(&Params {
+            backup_dead: true,
+            ..Params::new(LEN, 5)
+        });
+        assert!(r.byte_exact && r.resets == 0, "{:?}", r.events);
+        let ra = &r.overlay_a_end["replication"];
+        assert_eq!(ra["state"], "down", "{ra}");
+        assert_eq!(ra["backup_timeouts"], 1, "{ra}");
+        assert_eq!(ra["records_confirmed"], 0, "{ra}");
+        // The stall is the timeout, once: the download's first byte comes
+        // within about 200 ms of what an unreplicated node gives.
+        let plain = run(&Params {
+            replicate: false,
+            fail_at: 2.0,
+            ..Params::new(LEN, 5)
+        });
+        let first = |r: &ReplicaResult| {
+            r.events
+                .iter()
+                .find(|e| e.1.contains("HTTP 200"))
+                .unwrap()
+                .0
+        };
+        let extra = first(&r) - first(&plain);
+        assert!(
+            extra >= 200 * MS && extra < 300 * MS,
+            "extra {} ms",
+            extra / MS
+        );
+    }
+
+    #[test]
+    fn without_replication_the_move_costs_a_reset_and_a_range_request() {
+        // The control: the same move against a plain pair of nodes.
+        let r = run(&Params {
+            replicate: false,
+            ..Params::new(LEN, 1)
+        });
+        assert!(r.byte_exact);
+        assert!(r.resets >= 1 && r.requests >= 2, "{:?}", r.events);
+        assert_eq!(r.overlay_b["replication"]["takeovers"], 0);
+    }
+}
