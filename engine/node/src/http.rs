@@ -82,6 +82,23 @@ pub struct HttpCtx<'a> {
     pub fetch_misses: bool,
 }
 
+/// The part of a connection's HTTP state a backup needs to go on.
+#[derive(Debug)]
+pub struct ReplicaView<'a> {
+    /// Request bytes received and not yet answered.
+    pub inbuf: &'a [u8],
+    /// Whether the connection closes after the response.
+    pub close_after: bool,
+    /// The current (or last) response's head buffer.
+    pub head: &'a [u8],
+    /// Its chunks.
+    pub chunks: &'a [Chunk],
+    /// Its cache key.
+    pub key: &'a str,
+    /// Its object, while it is being sent.
+    pub obj: Option<&'a Arc<Object>>,
+}
+
 /// One connection's HTTP state.
 #[derive(Debug)]
 pub struct HttpConn {
@@ -148,18 +165,16 @@ impl HttpConn {
         self.answered
     }
 
-    /// What a backup needs to go on: request bytes not yet answered,
-    /// whether the connection closes after the response, and the current
-    /// (or last) response: head buffer, chunks, cache key and object.
-    pub fn replica(&self) -> (&[u8], bool, &[u8], &[Chunk], &str, Option<&Arc<Object>>) {
-        (
-            &self.inbuf,
-            self.close_after,
-            &self.head,
-            &self.chunks,
-            &self.key,
-            self.obj.as_ref(),
-        )
+    /// What a backup needs to go on (see [`ReplicaView`]).
+    pub fn replica(&self) -> ReplicaView<'_> {
+        ReplicaView {
+            inbuf: &self.inbuf,
+            close_after: self.close_after,
+            head: &self.head,
+            chunks: &self.chunks,
+            key: &self.key,
+            obj: self.obj.as_ref(),
+        }
     }
 
     /// A backup's copy of a replicated connection at takeover: `inbuf` is

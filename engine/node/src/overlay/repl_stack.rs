@@ -129,13 +129,13 @@ impl TcpStack {
         if answered != slot.sent_answered {
             // A new response, not yet pumped (hold): it starts at the end
             // of the stream, which is SND.UNA (the previous one is acked).
-            let (_, _, head, chunks, key, obj) = h.replica();
+            let v = h.replica();
             slot.resp = Some(Resp {
                 seq: c.snd_una_raw().wrapping_add(c.unacked() as u32),
-                key: obj.map(|_| key.to_string()).unwrap_or_default(),
-                etag: obj.map(|o| o.etag.clone()).unwrap_or_default(),
-                head: head.to_vec(),
-                chunks: chunks.to_vec(),
+                key: v.obj.map(|_| v.key.to_string()).unwrap_or_default(),
+                etag: v.obj.map(|o| o.etag.clone()).unwrap_or_default(),
+                head: v.head.to_vec(),
+                chunks: v.chunks.to_vec(),
             });
         }
         let consumed = c.rcv_consumed();
@@ -175,7 +175,8 @@ impl TcpStack {
         let mut snap = c.snapshot(now);
         snap.fin_received &= consumed == snap.rcv_nxt;
         snap.rcv_nxt = consumed;
-        let (inbuf, close_after, ..) = h.replica();
+        let v = h.replica();
+        let (inbuf, close_after) = (v.inbuf, v.close_after);
         slot.version = slot.version.wrapping_add(1);
         let rec = Record {
             client: c.remote,
