@@ -715,7 +715,28 @@ backup = "10.0.3.2:7900"
         assert_eq!(c.anycast.vips, vec![Ipv4Addr::new(203, 0, 113, 10)]);
         assert_eq!(c.anycast.resume, ResumePolicy::Careful);
         assert_eq!(c.cache_size, 512 << 20);
-        assert_eq!(c.overlay.unwrap().role, OverlayRole::Edge);
+        let o = c.overlay.unwrap();
+        assert_eq!(o.role, OverlayRole::Edge);
+        assert_eq!(o.backup, Some("10.0.3.2:7900".parse().unwrap()));
+        assert_eq!(o.replica_listen, 7900);
+    }
+
+    #[test]
+    fn a_backup_needs_the_peer_channel() {
+        let no_key = FULL.replace("key = \"site-secret\"\n", "");
+        let e = NodeConfig::parse(&no_key).unwrap_err().to_string();
+        assert!(
+            e.starts_with("[overlay] backup:") && !e.contains('\n'),
+            "{e}"
+        );
+        let not_a_peer = FULL.replace("backup = \"10.0.3.2:7900\"", "backup = \"10.0.4.2:7900\"");
+        let e = NodeConfig::parse(&not_a_peer).unwrap_err().to_string();
+        assert!(e.contains("10.0.4.2 among [anycast] peers"), "{e}");
+        let zero = FULL.replace(
+            "backup = \"10.0.3.2:7900\"",
+            "backup = \"10.0.3.2:7900\"\nreplica_listen = 0",
+        );
+        assert!(NodeConfig::parse(&zero).is_err());
     }
 
     #[test]
