@@ -9,10 +9,14 @@
 //!    router's anycast route flips to the other node, which answers the
 //!    client's next ACK with a RST (RFC 9293 3.10.7.1); the client asks again
 //!    with `Range` and `If-Range`, the other node answers 206 with the rest,
-//!    and the download ends byte-exact.
+//!    and the download ends byte-exact;
+//! 3. the overlay: a miss through edge -> gateway -> origin with early data
+//!    (the request rides behind the edge's SYN) next to the same miss with
+//!    a normal handshake, as two timelines; the TTFB differs by one
+//!    edge-gateway round trip ([`crate::demo_overlay`]).
 //!
-//! The resume without slow start (path state shared by the site) and the
-//! overlay come with their issues.
+//! The replicated connection (the primary dies, the backup carries on)
+//! comes after the overlay, as the story's next part.
 
 use anyedge_node::Node;
 use anyedge_port::mem::MemPort;
@@ -73,7 +77,10 @@ pub fn main(a: DemoArgs) -> Result<()> {
         content.join("obj.bin"),
         (0..len).map(pattern).collect::<Vec<u8>>(),
     )?;
-    let result = story(&a, &content, len);
+    // The story's parts in order: the anycast takeover, the overlay's miss
+    // with early data, then the replicated connection (the primary dies,
+    // the backup carries on), which follows here.
+    let result = story(&a, &content, len).and_then(|_| crate::demo_overlay::overlay_story(a.seed));
     let _ = std::fs::remove_dir_all(&content);
     result
 }

@@ -10,6 +10,7 @@
 mod console;
 mod ctl;
 mod demo;
+mod demo_overlay;
 mod eal;
 mod get;
 mod run;

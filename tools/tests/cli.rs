@@ -209,6 +209,32 @@ fn demo_tells_the_foundation_story() {
     assert!(text.contains("byte-exact: yes"), "{text}");
 }
 
+#[test]
+fn demo_tells_the_overlay_story() {
+    let out = bin()
+        .args(["demo", "--count", "1", "--size-mib", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("--- overlay: a miss through edge -> gateway -> origin"),
+        "{text}"
+    );
+    assert!(
+        text.contains("edge: early data opened 1, accepted 1"),
+        "{text}"
+    );
+    // "... saved, 1.00 edge-gateway RTTs": early data saves one round trip.
+    let rtts: f64 = text
+        .split(" edge-gateway RTTs")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no saving in RTTs: {text}"));
+    assert!((0.8..=1.2).contains(&rtts), "{rtts}: {text}");
+}
+
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::process::Output {
     let end = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
