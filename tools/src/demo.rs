@@ -80,7 +80,9 @@ pub fn main(a: DemoArgs) -> Result<()> {
     // The story's parts in order: the anycast takeover, the overlay's miss
     // with early data, then the replicated connection (the primary dies,
     // the backup carries on), which follows here.
-    let result = story(&a, &content, len).and_then(|_| crate::demo_overlay::overlay_story(a.seed));
+    let result = story(&a, &content, len)
+        .and_then(|_| crate::demo_overlay::overlay_story(a.seed))
+        .and_then(|_| crate::demo_replica::replica_story(a.seed, a.size_mib.min(8)));
     let _ = std::fs::remove_dir_all(&content);
     result
 }

@@ -11,6 +11,7 @@ mod console;
 mod ctl;
 mod demo;
 mod demo_overlay;
+mod demo_replica;
 mod eal;
 mod get;
 mod run;

@@ -121,7 +121,10 @@ impl<P: Port> Lcore<P> {
 
     /// Whether this core has TCP connections (whose timers need polls).
     pub fn tcp_busy(&self) -> bool {
-        self.ctx.tcp.as_ref().is_some_and(|t| !t.table.is_empty())
+        // Standby records count: a backup pokes the clients of silent primaries.
+        self.ctx.tcp.as_ref().is_some_and(|t| {
+            !t.table.is_empty() || t.overlay.as_ref().is_some_and(|o| o.repl.standby_len() > 0)
+        })
     }
 
     /// TCP table counters of this core.

@@ -318,6 +318,11 @@ pub struct Conn {
     /// Output commit of a replicated connection ([`replica`]): the highest
     /// acknowledgment number we may send.
     ack_limit: Option<Seq>,
+    /// A backup's takeover ([`replica`]): the peer may acknowledge bytes
+    /// the primary sent and we have not; see `Conn::ack_ahead`.
+    taken_over: bool,
+    /// Bytes of the application's next writes that the peer already has.
+    skip_writes: usize,
 }
 
 /// Shift so that `buf` bytes fit the 16-bit window field (RFC 7323 2.3, at most 14).
@@ -402,6 +407,8 @@ impl Conn {
             resume: None,
             early: None,
             ack_limit: None,
+            taken_over: false,
+            skip_writes: 0,
         }
     }
 
@@ -669,7 +676,10 @@ impl Conn {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait
                 if !self.fin_queued =>
             {
-                self.tx.write(data)
+                // After a takeover the peer may hold bytes we have not queued yet.
+                let k = self.skip_writes.min(data.len());
+                self.skip_writes -= k;
+                k + self.tx.write(&data[k..])
             }
             _ => 0,
         }

@@ -252,9 +252,18 @@ impl TcpStack {
                     slot.confirmed_answered = s.answered;
                 }
                 slot.wait_since = slot.inflight.front().map(|s| s.at);
+                let (rcv, answered) = (slot.confirmed_rcv, slot.confirmed_answered);
                 if let Some(at) = first_at {
                     ov.repl.counters.records_confirmed.inc();
                     ov.repl.delay_sample(now.saturating_sub(at));
+                    // Open the gates now, so that the next service pass
+                    // sends the ACK and the response at once.
+                    if let Some(c) = self.table.get_mut(id) {
+                        c.set_ack_limit(Some(rcv));
+                    }
+                    if let Some(h) = self.http[id].as_mut() {
+                        h.hold = h.answered() != answered;
+                    }
                     self.mark_pending(id);
                 }
             }
@@ -483,9 +492,24 @@ impl TcpStack {
         }
         let cfg = self.table.conn_config();
         let age = now.saturating_sub(sb.at);
-        let Some(c) = Conn::from_snapshot(cfg, local, remote, &rec.snap, age, seg, now) else {
+        let Some(mut c) = Conn::from_snapshot(cfg, local, remote, &rec.snap, age, seg, now) else {
             return missing();
         };
+        // The primary's window, resumed with the site's policy.
+        let policy = self.anycast.as_ref().map(|a| a.resume);
+        let (cwnd, rtt) = (
+            rec.snap.cwnd as usize,
+            u64::from(rec.snap.min_rtt_us) * 1000,
+        );
+        match policy {
+            Some(crate::config::ResumePolicy::Careful) => {
+                c.resume(anyedge_tcp::resume::Policy::Careful, cwnd, rtt)
+            }
+            Some(crate::config::ResumePolicy::Jump) => {
+                c.resume(anyedge_tcp::resume::Policy::Jump, cwnd, rtt)
+            }
+            _ => {}
+        }
         let Some(id) = self.table.adopt(now, c) else {
             return missing();
         };

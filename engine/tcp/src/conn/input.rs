@@ -225,6 +225,9 @@ impl Conn {
     pub(super) fn process_ack(&mut self, now: u64, seg: &Segment) -> bool {
         let ack = Seq(seg.ack);
         let seq = Seq(seg.seq);
+        if ack.gt(self.snd_max) && self.taken_over {
+            self.ack_ahead(now, ack, seg);
+        }
         if ack.gt(self.snd_max) {
             // Acknowledges data never sent.
             self.ack_now = true;

@@ -16,7 +16,11 @@
 //!   SEG.ACK becomes SND.UNA and SND.NXT, and the application regenerates the
 //!   byte stream from that point. Our timestamps go on from the primary's
 //!   clock plus the time since the snapshot and a margin, so that the client's
-//!   PAWS check (RFC 7323 5) accepts them.
+//!   PAWS check (RFC 7323 5) accepts them. The congestion window is not
+//!   taken as is: the caller resumes the snapshot's window and RTT with
+//!   the site's resume policy (draft-ietf-tsvwg-careful-resume), as for an
+//!   anycast takeover, since a window measured by another node may not
+//!   hold from this one.
 
 use super::*;
 
@@ -204,11 +208,11 @@ impl Conn {
         c.max_snd_wnd = c.snd_wnd.max(s.snd_wnd as usize);
         c.snd_wl1 = Seq(seg.seq);
         c.snd_wl2 = ack;
+        // The window starts from the initial window: the saved one was
+        // measured by another node and may not hold on this node's path;
+        // the caller resumes it (`Conn::resume`, careful by default).
         let mss = c.eff_mss();
         c.cc = Cc::new(cfg.cc, mss);
-        if s.cwnd > 0 {
-            c.cc.set_window(s.cwnd as usize, s.ssthresh.max(s.cwnd) as usize);
-        }
         if s.srtt_us > 0 {
             c.rtt.seed(
                 u64::from(s.srtt_us) * 1000,
@@ -216,7 +220,39 @@ impl Conn {
             );
         }
         c.rcv_adv = c.rcv_nxt + c.rx.window();
+        c.taken_over = true;
         Some(c)
+    }
+
+    /// A taken-over connection's peer acknowledges past SND.MAX: it got
+    /// those bytes from the primary (beyond a hole that we filled). The
+    /// stream is the same, so they count as sent: what we queued is
+    /// consumed, and the rest of the gap is skipped from the application's
+    /// next writes. At most one send buffer's worth past what we queued is
+    /// believed; anything further is treated as RFC 9293 says (dropped,
+    /// answered with an ACK).
+    pub(super) fn ack_ahead(&mut self, now: u64, ack: Seq, seg: &Segment) {
+        let queued_end = self.snd_una + self.tx.len();
+        if ack.le(queued_end) {
+            self.snd_nxt = ack;
+            self.snd_max = ack;
+            return;
+        }
+        let extra = ack - queued_end;
+        if extra > self.cfg.send_buf.max(1 << 20) * 64 {
+            return;
+        }
+        if self.snd_una.lt(queued_end) {
+            self.snd_nxt = queued_end;
+            self.snd_max = queued_end;
+            self.on_new_ack(now, queued_end, seg);
+        }
+        self.snd_una = ack;
+        self.snd_nxt = ack;
+        self.snd_max = ack;
+        self.rexmit_next = ack;
+        self.high_sack = ack;
+        self.skip_writes += extra;
     }
 
     /// The output commit of a replicated connection: acknowledge received

@@ -689,4 +689,30 @@ mod takeover {
         )
         .is_none());
     }
+
+    #[test]
+    fn a_peer_that_got_more_from_the_primary_is_believed_within_the_stream() {
+        let (p, _) = established();
+        let snap = p.b.snapshot(p.now);
+        let h = ack_seg(snap.rcv_nxt, snap.snd_una, ACK);
+        let mut b = Conn::from_snapshot(
+            p.b.cfg,
+            p.b.local,
+            p.b.remote,
+            &snap,
+            0,
+            &seg(&h, &[]),
+            p.now,
+        )
+        .unwrap();
+        assert_eq!(b.send(&[1u8; 100]), 100);
+        // The peer acknowledges 100 queued bytes and 1000 more it got from
+        // the primary: those are skipped from the application's next writes.
+        let h = ack_seg(snap.rcv_nxt, snap.snd_una.wrapping_add(1100), ACK);
+        b.handle_segment(p.now, &seg(&h, &[]));
+        assert_eq!(b.seqs().0 .0, snap.snd_una.wrapping_add(1100));
+        assert_eq!(b.unacked(), 0);
+        assert_eq!(b.send(&[2u8; 1500]), 1500);
+        assert_eq!(b.unacked(), 500, "the first 1000 bytes were skipped");
+    }
 }
