@@ -235,6 +235,29 @@ fn demo_tells_the_overlay_story() {
     assert!((0.8..=1.2).contains(&rtts), "{rtts}: {text}");
 }
 
+#[test]
+fn demo_tells_the_replication_story() {
+    let out = bin()
+        .args(["demo", "--count", "1", "--size-mib", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("replicated connection: edge-a (primary)"),
+        "{text}"
+    );
+    // With replication the client keeps its one connection; without, it is reset.
+    assert!(
+        text.contains("byte-exact ; client saw 0 reset(s), 1 request(s) on one connection; edge-b takeovers 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("client saw 1 reset(s) and sent 2 requests"),
+        "{text}"
+    );
+}
+
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> std::process::Output {
     let end = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
