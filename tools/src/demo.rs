@@ -15,8 +15,10 @@
 //!    a normal handshake, as two timelines; the TTFB differs by one
 //!    edge-gateway round trip ([`crate::demo_overlay`]).
 //!
-//! The replicated connection (the primary dies, the backup carries on)
-//! comes after the overlay, as the story's next part.
+//! 4. a replicated connection: the primary dies at 40% of a download and
+//!    the route moves; the backup carries on with the same TCP connection,
+//!    next to the same failure without replication, which costs a RST and
+//!    a Range request ([`crate::demo_replica`]).
 
 use anyedge_node::Node;
 use anyedge_port::mem::MemPort;
