@@ -269,8 +269,12 @@ impl Conn {
     /// The acknowledgment number we send: RCV.NXT, held back to the
     /// output-commit limit when one is set.
     pub(super) fn ack_field(&self) -> Seq {
+        // Only data is held back: a FIN after committed data carries no
+        // state to lose, and holding its ACK would let our own close finish
+        // (LAST-ACK) with the peer's FIN unacknowledged.
+        let data_end = Seq(self.rcv_nxt.0.wrapping_sub(u32::from(self.fin_received)));
         match self.ack_limit {
-            Some(l) if l.lt(self.rcv_nxt) => l,
+            Some(l) if l.lt(data_end) => l,
             _ => self.rcv_nxt,
         }
     }

@@ -610,6 +610,13 @@ mod takeover {
         p.b.set_ack_limit(Some(p.b.seqs().2 .0));
         let o = p.b.poll_transmit(p.now, &mut buf).unwrap();
         assert_eq!(o.hdr.ack, p.b.seqs().2 .0);
+        // The peer's FIN after committed data is not held back.
+        let committed = p.b.seqs().2 .0;
+        p.a.close();
+        p.run_until(|p| p.b.state() == State::CloseWait, 100 * MS);
+        p.b.set_ack_limit(Some(committed));
+        assert!(!p.b.ack_held());
+        assert_eq!(p.b.ack_field().0, committed.wrapping_add(1));
     }
 
     #[test]
