@@ -197,6 +197,8 @@ pub struct TcpStack {
     pub(crate) repl_probe: u64,
     /// When standby records are next checked for silent primaries.
     pub(crate) repl_poke_next: u64,
+    /// Replication messages of this poll, per peer (one datagram each).
+    pub(crate) repl_batch: Vec<(SocketAddrV4, Vec<u8>)>,
 }
 
 /// How often serving connections record their path metrics.
@@ -271,6 +273,7 @@ impl TcpStack {
             repl_next: 0,
             repl_probe: 0,
             repl_poke_next: 0,
+            repl_batch: Vec::new(),
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         s.ov = (0..s.table.capacity()).map(|_| None).collect();
@@ -519,6 +522,7 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
+        self.repl_flush(now);
         self.flush_outbox(port, addrs, arp, counters, tx, txq);
         self.repl_pokes(now, port, addrs, arp, counters, tx, txq);
         let mut pending = std::mem::take(&mut self.pending);

@@ -187,7 +187,7 @@ impl Msg {
             Msg::Hello => out.push(5),
             Msg::HelloAck => out.push(6),
         }
-        (out.len() <= crate::anycast::peer::MAX_REPL).then_some(out)
+        (out.len() + 2 <= crate::anycast::peer::MAX_REPL).then_some(out)
     }
 
     /// Decodes [`Msg::encode`]'s bytes; `None` if malformed.
@@ -260,6 +260,30 @@ impl Msg {
         };
         r.0.is_empty().then_some(m)
     }
+}
+
+/// Appends an encoded message to a batch: the messages one poll produces
+/// for one peer share a datagram (and its HMAC), each behind its 16-bit
+/// length. Returns false when the batch has no room for it.
+pub fn push_batch(batch: &mut Vec<u8>, msg: &[u8]) -> bool {
+    if batch.len() + 2 + msg.len() > crate::anycast::peer::MAX_REPL {
+        return false;
+    }
+    batch.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    batch.extend_from_slice(msg);
+    true
+}
+
+/// The messages of a batch ([`push_batch`]); `None` if it is malformed.
+pub fn split_batch(mut b: &[u8]) -> Option<Vec<Msg>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let n = u16::from_be_bytes([*b.first()?, *b.get(1)?]) as usize;
+        let m = Msg::decode(b.get(2..2 + n)?)?;
+        out.push(m);
+        b = &b[2 + n..];
+    }
+    Some(out)
 }
 
 struct Rd<'a>(&'a [u8]);
@@ -544,6 +568,24 @@ mod tests {
             }
         }
         assert_eq!(rec().resp.unwrap().len(), 1019);
+    }
+
+    #[test]
+    fn batches_carry_several_messages_and_refuse_overflow() {
+        let mut b = Vec::new();
+        let one = Msg::Record(rec()).encode().unwrap();
+        let mut n = 0;
+        while push_batch(&mut b, &one) {
+            n += 1;
+        }
+        assert!(n >= 2 && b.len() <= crate::anycast::peer::MAX_REPL);
+        assert!(push_batch(&mut b, &Msg::Hello.encode().unwrap()));
+        let ms = split_batch(&b).unwrap();
+        assert_eq!(ms.len(), n + 1);
+        assert_eq!(ms[0], Msg::Record(rec()));
+        assert_eq!(ms[n], Msg::Hello);
+        assert_eq!(split_batch(&b[..b.len() - 1]), None);
+        assert_eq!(split_batch(&[]), Some(vec![]));
     }
 
     #[test]

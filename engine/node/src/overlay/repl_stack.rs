@@ -3,7 +3,7 @@
 //! backup's answers, the takeover of a connection a client brings to the
 //! backup, and the timers that find a backup too slow or gone.
 
-use super::repl::{Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
+use super::repl::{push_batch, split_batch, Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
 use crate::arp::ArpCache;
 use crate::fwd::{frame_from, Addrs};
 use crate::http::HttpConn;
@@ -72,20 +72,45 @@ fn tuple_of(c: &Conn) -> Tuple {
 }
 
 impl TcpStack {
+    /// Queues a message for `to`; it leaves with the others of this poll
+    /// ([`TcpStack::repl_flush`]).
     fn repl_send(&mut self, now: u64, to: SocketAddrV4, m: &Msg) -> bool {
-        let Some(a) = self.anycast.clone() else {
+        if self.anycast.as_ref().is_none_or(|a| !a.channel()) {
             return false;
-        };
+        }
         let Some(body) = m.encode() else {
             return false;
         };
+        if let Some(i) = self.repl_batch.iter().position(|(d, _)| *d == to) {
+            if push_batch(&mut self.repl_batch[i].1, &body) {
+                return true;
+            }
+            // Full: it goes now, and a new batch starts.
+            let (d, b) = self.repl_batch.swap_remove(i);
+            self.repl_seal(now, d, b);
+        }
+        let mut b = Vec::with_capacity(crate::anycast::peer::MAX_REPL);
+        push_batch(&mut b, &body);
+        self.repl_batch.push((to, b));
+        true
+    }
+
+    fn repl_seal(&mut self, now: u64, to: SocketAddrV4, body: Vec<u8>) {
+        let Some(a) = self.anycast.clone() else {
+            return;
+        };
         let mut out = Vec::new();
         a.repl_message(self.unix_ms(now), body, &mut out);
-        if out.is_empty() {
-            return false;
+        if !out.is_empty() {
+            self.outbox.push((to, out));
         }
-        self.outbox.push((to, out));
-        true
+    }
+
+    /// Signs this poll's batches into peer datagrams (one HMAC each).
+    pub(crate) fn repl_flush(&mut self, now: u64) {
+        for (to, b) in std::mem::take(&mut self.repl_batch) {
+            self.repl_seal(now, to, b);
+        }
     }
 
     /// After the HTTP service ran on `id`: a primary commits what changed
@@ -221,8 +246,17 @@ impl TcpStack {
         let Some(ov) = self.overlay.clone() else {
             return;
         };
-        let Some(m) = Msg::decode(body) else {
+        let Some(ms) = split_batch(body) else {
             ov.repl.counters.malformed.inc();
+            return;
+        };
+        for m in ms {
+            self.repl_one(now, src, m);
+        }
+    }
+
+    fn repl_one(&mut self, now: u64, src: SocketAddrV4, m: Msg) {
+        let Some(ov) = self.overlay.clone() else {
             return;
         };
         let lookup = |s: &TcpStack, t: &Tuple| {
