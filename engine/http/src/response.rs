@@ -28,6 +28,21 @@ pub enum Chunk {
     },
 }
 
+impl Chunk {
+    /// Bytes the chunk puts on the stream.
+    pub fn len(&self) -> u64 {
+        match *self {
+            Chunk::Head { len, .. } => len as u64,
+            Chunk::Object { len, .. } => len,
+        }
+    }
+
+    /// Whether the chunk is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Where response bytes go: the head buffer, or a counter that measures what
 /// would be written (for an exact multipart Content-Length).
 trait Sink {

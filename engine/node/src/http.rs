@@ -200,10 +200,7 @@ impl HttpConn {
         h.waiting_for_head = false;
         // Position the pump inside the response stream.
         while h.next < h.chunks.len() {
-            let len = match h.chunks[h.next] {
-                Chunk::Head { len, .. } => len as u64,
-                Chunk::Object { len, .. } => len,
-            };
+            let len = h.chunks[h.next].len();
             if skip < len {
                 h.offset = skip;
                 break;

@@ -883,12 +883,7 @@ impl TcpStack {
         let Some(net) = view.net else { return };
         let listen = self.anycast.as_ref().map(|a| a.listen).unwrap_or(0);
         for (dst, payload) in std::mem::take(&mut self.outbox) {
-            let hop = if net.contains(*dst.ip()) {
-                Some(*dst.ip())
-            } else {
-                view.gateway
-            };
-            let Some(mac) = hop.and_then(|h| arp.lookup(h)) else {
+            let Some(mac) = view.next_hop(*dst.ip()).and_then(|h| arp.lookup(h)) else {
                 if let Some(a) = &self.anycast {
                     a.counters.peer_no_arp.inc();
                 }

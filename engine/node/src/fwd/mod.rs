@@ -93,6 +93,18 @@ pub struct PortView {
     pub caps: ChecksumCaps,
 }
 
+impl PortView {
+    /// The next hop toward `dst` from this port: `dst` itself on the
+    /// port's subnet, the gateway otherwise (`None` without either).
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        match self.net {
+            Some(n) if n.contains(dst) => Some(dst),
+            Some(_) => self.gateway,
+            None => None,
+        }
+    }
+}
+
 /// The node's addresses, shared read-only by every core.
 #[derive(Clone, Debug, Default)]
 pub struct Addrs {

@@ -31,7 +31,7 @@ use anyedge_tcp::conn::replica::SNAPSHOT_LEN;
 use anyedge_tcp::Snapshot;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// A backup that has not confirmed a record for this long is down.
@@ -72,13 +72,7 @@ pub struct Resp {
 impl Resp {
     /// Bytes the response puts on the stream.
     pub fn len(&self) -> u64 {
-        self.chunks
-            .iter()
-            .map(|c| match *c {
-                Chunk::Head { len, .. } => len as u64,
-                Chunk::Object { len, .. } => len,
-            })
-            .sum()
+        self.chunks.iter().map(Chunk::len).sum()
     }
 
     /// Whether the response is empty.
@@ -374,6 +368,9 @@ pub struct ReplShared {
     pub timeout_ns: u64,
     state: AtomicU8,
     standby: Mutex<HashMap<Tuple, Standby>>,
+    /// Records in `standby`, readable without the lock (the per-segment
+    /// takeover check only locks when there is something to find).
+    standby_count: AtomicUsize,
     /// Output-commit delay (record sent -> confirmed), microseconds.
     delay: Mutex<hdrhistogram::Histogram<u64>>,
     /// Counters.
@@ -388,6 +385,7 @@ impl ReplShared {
             timeout_ns: DEFAULT_TIMEOUT_NS,
             state: AtomicU8::new(UP),
             standby: Mutex::new(HashMap::new()),
+            standby_count: AtomicUsize::new(0),
             delay: Mutex::new(
                 hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
                     .expect("static histogram bounds"),
@@ -451,6 +449,7 @@ impl ReplShared {
         }
         if m.len() >= STANDBY_MAX && !m.contains_key(&t) {
             m.retain(|_, s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS);
+            self.standby_count.store(m.len(), Ordering::Relaxed);
             if m.len() >= STANDBY_MAX {
                 return false;
             }
@@ -465,6 +464,7 @@ impl ReplShared {
                 poked: 0,
             },
         );
+        self.standby_count.store(m.len(), Ordering::Relaxed);
         true
     }
 
@@ -472,17 +472,19 @@ impl ReplShared {
     pub fn forget(&self, t: &Tuple) {
         if let Ok(mut m) = self.standby.lock() {
             m.remove(t);
+            self.standby_count.store(m.len(), Ordering::Relaxed);
         }
     }
 
     /// Takes the record of a connection for a takeover (a fresh one only).
     pub fn take(&self, now: u64, t: &Tuple) -> Option<Standby> {
-        let mut m = self.standby.lock().ok()?;
-        if m.is_empty() {
+        if self.standby_len() == 0 {
             return None;
         }
-        m.remove(t)
-            .filter(|s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS)
+        let mut m = self.standby.lock().ok()?;
+        let s = m.remove(t);
+        self.standby_count.store(m.len(), Ordering::Relaxed);
+        s.filter(|s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS)
     }
 
     /// Records whose primary went silent while the response was not yet
@@ -510,7 +512,7 @@ impl ReplShared {
 
     /// Standby records held.
     pub fn standby_len(&self) -> usize {
-        self.standby.lock().map(|m| m.len()).unwrap_or(0)
+        self.standby_count.load(Ordering::Relaxed)
     }
 }
 

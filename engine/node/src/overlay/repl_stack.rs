@@ -116,10 +116,12 @@ impl TcpStack {
     /// After the HTTP service ran on `id`: a primary commits what changed
     /// to its backup, and holds the ACK and the response until confirmed.
     pub(crate) fn repl_after_serve(&mut self, now: u64, id: ConnId) {
+        let Some(backup) = self.overlay.as_ref().and_then(|o| o.repl.backup) else {
+            return;
+        };
         let Some(ov) = self.overlay.clone() else {
             return;
         };
-        let Some(backup) = ov.repl.backup else { return };
         let (Some(c), Some(h)) = (self.table.get_mut(id), self.http[id].as_mut()) else {
             return;
         };
@@ -440,12 +442,7 @@ impl TcpStack {
             if !addrs.vips.contains(r.vip.ip()) && *r.vip.ip() != net.addr {
                 continue;
             }
-            let hop = if net.contains(*r.client.ip()) {
-                Some(*r.client.ip())
-            } else {
-                view.gateway
-            };
-            let Some(mac) = hop.and_then(|h| arp.lookup(h)) else {
+            let Some(mac) = view.next_hop(*r.client.ip()).and_then(|h| arp.lookup(h)) else {
                 continue;
             };
             let s = &r.snap;
@@ -496,7 +493,12 @@ impl TcpStack {
         remote: SocketAddrV4,
         seg: &Segment,
     ) {
-        if seg.flags & (SYN | RST) != 0 {
+        // Cheap checks first: this runs for every segment.
+        let standby = self
+            .overlay
+            .as_ref()
+            .is_some_and(|o| o.repl.standby_len() > 0);
+        if !standby || seg.flags & (SYN | RST) != 0 {
             return;
         }
         let Some(ov) = self.overlay.clone() else {
