@@ -119,16 +119,7 @@ log "engine $ANYEDGE ($(stat -c %y "$ANYEDGE" | cut -d. -f1)), repo at $(git -C 
 log "$(nproc) cpus; A -l $A_LCORES, B -l $B_LCORES, wrk on cpu $WRK_CPU; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the network, once for the whole run (engines come and go per round) --
-new_ns C client
-new_ns R router
-ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
-for k in all default; do ip netns exec "$R" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"; done
-ip link add c0 netns "$C" type veth peer name r0 netns "$R"
-ip -n "$C" addr add 10.0.1.2/24 dev c0
-ip -n "$C" link set c0 up
-ip -n "$C" route add default via 10.0.1.1
-ip -n "$R" addr add 10.0.1.1/24 dev r0
-ip -n "$R" link set r0 up
+client_behind_router
 
 CONTENT=$AE_TMP/content
 mkdir -p "$CONTENT"

@@ -165,6 +165,23 @@ new_ns() {
     printf -v "$var" '%s' "$name"
 }
 
+# client_behind_router: the site layout of the anycast and overlay tests.
+# Creates client ns C (veth c0 10.0.1.2/24, default via 10.0.1.1) and
+# router ns R (r0 10.0.1.1/24, IP forwarding on, rp_filter off: replies
+# from a VIP come back on whichever TAP the node sits behind). Sets C and R.
+client_behind_router() {
+    new_ns C client
+    new_ns R router
+    ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+    for k in all default; do ip netns exec "$R" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"; done
+    ip link add c0 netns "$C" type veth peer name r0 netns "$R"
+    ip -n "$C" addr add 10.0.1.2/24 dev c0
+    ip -n "$C" link set c0 up
+    ip -n "$C" route add default via 10.0.1.1
+    ip -n "$R" addr add 10.0.1.1/24 dev r0
+    ip -n "$R" link set r0 up
+}
+
 # bg_start NAME NS CMD ARGS...: run CMD in netns NS in the background,
 # stdin /dev/null, output to $AE_TMP/NAME.log. Sets BG_PID, BG_LOG.
 bg_start() {

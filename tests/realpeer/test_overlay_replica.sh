@@ -42,18 +42,7 @@ KILL_AT=$((SIZE * 4 / 10))           # SIGKILL the primary at 40% of the object
 SMALL_SIZE=$((8 * 1024 * 1024 + 13))
 URL=http://$VIP/big.bin
 
-new_ns C client
-new_ns R router
-ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
-# Replies from the VIP come back on whichever TAP the node sits behind.
-for k in all default; do ip netns exec "$R" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"; done
-
-ip link add c0 netns "$C" type veth peer name r0 netns "$R"
-ip -n "$C" addr add 10.0.1.2/24 dev c0
-ip -n "$C" link set c0 up
-ip -n "$C" route add default via 10.0.1.1
-ip -n "$R" addr add 10.0.1.1/24 dev r0
-ip -n "$R" link set r0 up
+client_behind_router
 
 CONTENT=$AE_TMP/content
 mkdir -p "$CONTENT"
