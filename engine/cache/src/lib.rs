@@ -211,6 +211,29 @@ impl Cache {
         }
     }
 
+    /// Whether `key` is cached, without counting a hit or a miss (a
+    /// backup checking whether it could serve a replicated response).
+    pub fn contains(&self, key: &str) -> bool {
+        self.index.load().contains_key(key)
+    }
+
+    /// Removes `key` from the index (an operator's purge). Connections
+    /// serving it keep their reference until they are done; its region
+    /// extent is freed after the last one. Returns whether it was cached.
+    pub fn purge(&self, key: &str) -> Result<bool, CacheError> {
+        let _guard = self
+            .load_lock
+            .lock()
+            .map_err(|_| CacheError("cache loader poisoned".into()))?;
+        if !self.index.load().contains_key(key) {
+            return Ok(false);
+        }
+        let mut next: Index = (**self.index.load()).clone();
+        next.remove(key);
+        self.index.store(Arc::new(next));
+        Ok(true)
+    }
+
     /// Objects, sorted by key.
     pub fn objects(&self) -> Vec<Arc<Object>> {
         let mut v: Vec<_> = self.index.load().values().cloned().collect();

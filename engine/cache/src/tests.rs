@@ -131,3 +131,27 @@ fn objects_inserted_from_memory_are_served_and_replace_older_ones() {
     assert_eq!(c.get("fill/a.bin").unwrap().bytes(), &[2u8; 10][..]);
     assert!(c.insert("huge", &vec![0u8; 2 << 20], 0).is_err());
 }
+
+#[test]
+fn a_purged_object_is_gone_from_the_index_but_readable_by_its_holders() {
+    let c = Cache::new(1 << 20, None).unwrap();
+    let a = c.insert("p/a.bin", &vec![3u8; 700 << 10], 1).unwrap();
+    let misses = c.stats.misses.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(c.contains("p/a.bin") && !c.contains("p/b.bin"));
+    assert_eq!(
+        c.stats.misses.load(std::sync::atomic::Ordering::Relaxed),
+        misses,
+        "contains counts no miss"
+    );
+    assert!(c.purge("p/a.bin").unwrap());
+    assert!(!c.purge("p/a.bin").unwrap(), "a second purge finds nothing");
+    assert!(c.get("p/a.bin").is_none() && !c.contains("p/a.bin"));
+    assert!(
+        a.bytes().iter().all(|&b| b == 3),
+        "a holder keeps its bytes"
+    );
+    drop(a);
+    // The extent came back: another 700 KiB fits the 1 MiB region (with
+    // nothing left to evict, it could not otherwise).
+    assert!(c.insert("p/b.bin", &vec![1u8; 700 << 10], 2).is_ok());
+}

@@ -89,6 +89,10 @@ pub const HELP: &[(&str, &str)] = &[
         "load a directory into the cache (cache issue)",
     ),
     (
+        "cache purge /PATH",
+        "drop one object from the cache (served copies finish first)",
+    ),
+    (
         "show anycast [json]",
         "VIPs, peers, path metrics, resets, resumes (anycast issue)",
     ),
@@ -185,6 +189,7 @@ impl<P: Port> Node<P> {
             ["show", "cache"] => self.show_cache(json),
             ["show", "http"] => self.show_http(json),
             ["cache", "load", dir] => self.cache_load(dir),
+            ["cache", "purge", path] => self.cache_purge(path),
             ["show", "anycast"] => self.show_anycast(json),
             ["show", "overlay"] => self.show_overlay(json),
             _ => Reply::err(format!("unknown command '{}': type help", line.trim())),
@@ -593,6 +598,21 @@ impl<P: Port> Node<P> {
         }
     }
 
+    fn cache_purge(&self, path: &str) -> Reply {
+        let Some(cache) = &self.cache else {
+            return Reply::err("no cache: set [cache] dir in the node config");
+        };
+        let mut key = String::new();
+        if anyedge_http::cache_key(path, &mut key).is_err() {
+            return Reply::err(format!("cache purge {path}: not an object path (/a/b.bin)"));
+        }
+        match cache.purge(&key) {
+            Ok(true) => Reply::ok(format!("purged /{key}")),
+            Ok(false) => Reply::err(format!("cache purge {path}: not cached")),
+            Err(e) => Reply::err(e.0),
+        }
+    }
+
     fn show_overlay(&self, json: bool) -> Reply {
         let Some(o) = &self.overlay else {
             return Reply::err("no overlay: set [overlay] role in the node config");
@@ -698,6 +718,8 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "records_stored": c.records_stored.get(),
         "takeovers": c.takeovers.get(),
         "takeover_missing": c.takeover_missing.get(),
+        "prefetches": c.prefetches.get(),
+        "takeover_fetches": c.takeover_fetches.get(),
         "malformed": c.malformed.get(),
         "pokes": c.pokes.get(),
         "ack_delay_us": {"p50": p50, "p99": p99, "count": n},

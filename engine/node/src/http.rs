@@ -133,6 +133,9 @@ pub struct HttpConn {
     /// Responses prepared on this connection (tells the replication that a
     /// new one needs committing).
     answered: u32,
+    /// A takeover whose object this node lacked: the key and the strong
+    /// ETag the primary served, waiting for the fetch from our gateway.
+    refill: Option<(String, String)>,
 }
 
 impl HttpConn {
@@ -157,6 +160,7 @@ impl HttpConn {
             replicated: false,
             hold: false,
             answered: 0,
+            refill: None,
         }
     }
 
@@ -211,6 +215,28 @@ impl HttpConn {
         h.sending = !h.chunks.is_empty();
         h.deadline = None;
         h
+    }
+
+    /// A restored response whose object is not cached here: park it until
+    /// our gateway brings `key`, then serve it only if its ETag is `etag`
+    /// (the same bytes the primary was sending). See [`HttpConn::refilled`].
+    pub fn refetch(&mut self, key: &str, etag: &str) {
+        self.refill = Some((key.to_string(), etag.to_string()));
+        self.fetching = true;
+    }
+
+    /// The key and ETag a parked takeover waits for.
+    pub fn refill(&self) -> Option<(&str, &str)> {
+        self.refill.as_ref().map(|(k, e)| (k.as_str(), e.as_str()))
+    }
+
+    /// The object a parked takeover waited for arrived: the response goes on
+    /// where the client's ACK said it got to.
+    pub fn refilled(&mut self, obj: Arc<Object>) {
+        self.refill = None;
+        self.fetching = false;
+        self.obj = Some(obj);
+        self.deadline = None;
     }
 
     /// The key of a miss to fetch, once (overlay edge).

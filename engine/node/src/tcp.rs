@@ -184,6 +184,11 @@ pub struct TcpStack {
     pub(crate) pool: Vec<ConnId>,
     /// Clients whose miss waits for a gateway connection: (client, key).
     pub(crate) fetch_wait: Vec<(ConnId, String)>,
+    /// Backup edge: objects of replicated responses this node lacks, to
+    /// fetch ahead of a takeover: (port, key).
+    pub(crate) prefetch_wait: Vec<(u16, String)>,
+    /// Keys of those prefetches, queued or in flight (at most one each).
+    pub(crate) prefetching: Vec<String>,
     /// Edge: the gateway refused early data once; open normally from then on.
     pub(crate) early_off: bool,
     /// Gateway: edge connections whose handshake completed, waiting for
@@ -267,6 +272,8 @@ impl TcpStack {
             ov: Vec::new(),
             pool: Vec::new(),
             fetch_wait: Vec::new(),
+            prefetch_wait: Vec::new(),
+            prefetching: Vec::new(),
             early_off: false,
             relay_wait: Vec::new(),
             repl: Vec::new(),
@@ -523,6 +530,9 @@ impl TcpStack {
         burst: usize,
     ) {
         self.repl_flush(now);
+        if !self.prefetch_wait.is_empty() {
+            self.start_fetches(now, addrs, arp);
+        }
         self.flush_outbox(port, addrs, arp, counters, tx, txq);
         self.repl_pokes(now, port, addrs, arp, counters, tx, txq);
         let mut pending = std::mem::take(&mut self.pending);
@@ -826,14 +836,14 @@ impl TcpStack {
     /// A datagram to the peer-channel port from `src`. A reset notice
     /// terminates our connection to that client, if we have it; a
     /// replication message goes to the overlay (`overlay::repl`).
-    pub fn on_peer_datagram(&mut self, now: u64, src: SocketAddrV4, data: &[u8]) {
+    pub fn on_peer_datagram(&mut self, now: u64, port: u16, src: SocketAddrV4, data: &[u8]) {
         use crate::anycast::shared::PeerEvent;
         let Some(a) = self.anycast.clone() else {
             return;
         };
         let (client, vip) = match a.on_datagram(now, self.unix_ms(now), *src.ip(), data) {
             Some(PeerEvent::Reset { client, vip }) => (client, vip),
-            Some(PeerEvent::Repl(body)) => return self.repl_on_msg(now, src, &body),
+            Some(PeerEvent::Repl(body)) => return self.repl_on_msg(now, port, src, &body),
             None => return,
         };
         let key = anyedge_tcp::table::FourTuple {

@@ -48,6 +48,13 @@ pub struct Params {
     pub client_link: LinkParams,
     /// Router to each node.
     pub node_link: LinkParams,
+    /// The edges start with empty caches: the object comes from an origin
+    /// through a gateway (edge -> gateway -> origin), so edge-b has to
+    /// fetch what edge-a relayed ([`anyedge_node`]'s `overlay::refill`).
+    pub via_gateway: bool,
+    /// With `via_gateway`: edge-b's copy is purged when edge-a fails, so the
+    /// takeover has to wait for a fetch of its own.
+    pub purge_backup: bool,
 }
 
 impl Params {
@@ -67,6 +74,8 @@ impl Params {
                 ..LinkParams::new(19.5, 100.0)
             },
             node_link: LinkParams::new(0.5, 1000.0),
+            via_gateway: false,
+            purge_backup: false,
         }
     }
 }
@@ -94,6 +103,10 @@ pub struct ReplicaResult {
     pub overlay_a_end: serde_json::Value,
     /// edge-b's `show anycast json` at the end.
     pub anycast_b: serde_json::Value,
+    /// Requests the origin answered (`via_gateway` runs; else 0).
+    pub origin_requests: u64,
+    /// edge-b's answer to `cache purge` (`purge_backup` runs).
+    pub purge_reply: String,
 }
 
 fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
@@ -105,31 +118,48 @@ fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-/// The `[overlay]` sections of the two nodes. Both are edges with an
-/// unused gateway (every request is a hit); edge-a replicates to edge-b's
-/// peer-channel port.
-fn overlays(replicate: bool) -> Vec<String> {
-    let edge = "[overlay]\nrole = \"edge\"\ngateway = \"10.0.9.9:7800\"\n";
+/// The `[overlay]` sections of the nodes. Both edges have a gateway
+/// (unused when every request is a hit); edge-a replicates to edge-b's
+/// peer-channel port. With `via_gateway`, node 2 (10.0.4.2) is the gateway
+/// and node 3 (10.0.5.2) the origin.
+fn overlays(replicate: bool, via_gateway: bool) -> Vec<String> {
+    let gw = if via_gateway {
+        "10.0.4.2:7800"
+    } else {
+        "10.0.9.9:7800"
+    };
+    let edge = format!("[overlay]\nrole = \"edge\"\ngateway = \"{gw}\"\n");
     let backup = if replicate {
         "backup = \"10.0.3.2:7900\"\n"
     } else {
         ""
     };
-    vec![format!("{edge}{backup}"), edge.to_string()]
+    let mut v = vec![format!("{edge}{backup}"), edge];
+    if via_gateway {
+        v.push("[overlay]\nrole = \"gateway\"\nlisten = 7800\norigin = \"10.0.5.2:80\"\n".into());
+    }
+    v
 }
 
 /// Runs one download across a primary's failure (see the module docs).
 pub fn run(p: &Params) -> ReplicaResult {
     let dir = content(p.len);
+    let empty = std::env::temp_dir().join("anyedge-sim-empty-cache");
+    std::fs::create_dir_all(&empty).expect("empty cache directory");
+    let contents = if p.via_gateway {
+        vec![Some(empty.as_path()), Some(&empty), None, Some(&dir)]
+    } else {
+        vec![Some(dir.as_path()); 2]
+    };
     let mut sim = Sim::new(p.seed);
     let s = site_cfg(
         &mut sim,
-        2,
+        contents.len(),
         p.client_link,
         p.node_link,
-        Some(&dir),
+        &contents,
         "careful",
-        &overlays(p.replicate),
+        &overlays(p.replicate, p.via_gateway),
     );
     let vip = SocketAddrV4::new(VIP, 80);
     let tcp = ConnConfig {
@@ -144,6 +174,7 @@ pub fn run(p: &Params) -> ReplicaResult {
     let threshold = (p.len as f64 * p.fail_at) as usize;
     let mut failed_at = None;
     let mut overlay_a = serde_json::Value::Null;
+    let mut purge_reply = String::new();
     while sim.now() < LIMIT_NS {
         let t = sim.now() + MS;
         sim.run_until(t);
@@ -159,12 +190,25 @@ pub fn run(p: &Params) -> ReplicaResult {
             }
             flip_route(&mut sim, &s, t + p.route_delay_ns, 1);
             failed_at = Some(t);
+            if p.purge_backup {
+                purge_reply = sim
+                    .device::<EngineNode>(s.nodes[1])
+                    .node
+                    .execute(&format!("cache purge {PATH}"))
+                    .text;
+            }
         }
     }
     let end = sim.now();
     let overlay_b = show(&mut sim, s.nodes[1], "overlay");
     let overlay_a_end = show(&mut sim, s.nodes[0], "overlay");
     let anycast_b = show(&mut sim, s.nodes[1], "anycast");
+    let origin_requests = match p.via_gateway {
+        true => show(&mut sim, s.nodes[3], "http")["requests"]
+            .as_u64()
+            .unwrap_or(0),
+        false => 0,
+    };
     let h = sim.device::<Host>(s.client);
     let events: Vec<(u64, String)> = h.downloads.iter().flat_map(|d| d.events.clone()).collect();
     let d = &h.downloads[0];
@@ -181,6 +225,8 @@ pub fn run(p: &Params) -> ReplicaResult {
         overlay_b,
         overlay_a_end,
         anycast_b,
+        origin_requests,
+        purge_reply,
     }
 }
 
@@ -215,6 +261,34 @@ mod tests {
             check_same_connection(&r);
             assert!(r.done_at > r.failed_at);
         }
+    }
+
+    #[test]
+    fn a_relayed_object_the_backup_lacked_is_fetched_from_its_gateway_ahead_of_the_failure() {
+        let r = run(&Params {
+            via_gateway: true,
+            ..Params::new(LEN, 6)
+        });
+        check_same_connection(&r);
+        let rb = &r.overlay_b["replication"];
+        assert_eq!(rb["prefetches"], 1, "one prefetch per object: {rb}");
+        assert_eq!(rb["takeover_fetches"], 0, "it was there in time: {rb}");
+        // edge-a's miss and edge-b's prefetch; the client asked once.
+        assert_eq!(r.origin_requests, 2);
+    }
+
+    #[test]
+    fn a_takeover_whose_object_was_purged_waits_for_a_fetch_and_goes_on() {
+        let r = run(&Params {
+            via_gateway: true,
+            purge_backup: true,
+            ..Params::new(LEN, 7)
+        });
+        assert_eq!(r.purge_reply, "purged /obj.bin");
+        check_same_connection(&r);
+        let rb = &r.overlay_b["replication"];
+        assert_eq!(rb["takeover_fetches"], 1, "{rb}");
+        assert_eq!(r.origin_requests, 3, "miss, prefetch, refetch");
     }
 
     #[test]

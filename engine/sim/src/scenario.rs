@@ -52,17 +52,26 @@ pub fn site_with(
     content: Option<&std::path::Path>,
     resume: &str,
 ) -> Site {
-    site_cfg(sim, n, client_link, node_link, content, resume, &[])
+    site_cfg(
+        sim,
+        n,
+        client_link,
+        node_link,
+        &vec![content; n],
+        resume,
+        &[],
+    )
 }
 
-/// As [`site_with`], with `extra[i]` appended to node i's configuration
-/// (an `[overlay]` section, say).
+/// As [`site_with`], with node i serving from `content[i]` (none past the
+/// end) and `extra[i]` appended to its configuration (an `[overlay]`
+/// section, say).
 pub fn site_cfg(
     sim: &mut Sim,
     n: usize,
     client_link: LinkParams,
     node_link: LinkParams,
-    content: Option<&std::path::Path>,
+    content: &[Option<&std::path::Path>],
     resume: &str,
     extra: &[String],
 ) -> Site {
@@ -107,6 +116,9 @@ pub fn site_cfg(
             ),
         );
         text += &content
+            .get(i)
+            .copied()
+            .flatten()
             .map(|d| {
                 format!(
                     "[http]\nport = 80\n[cache]\ndir = \"{}\"\nsize = \"256MiB\"\n",

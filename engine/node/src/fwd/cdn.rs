@@ -74,6 +74,7 @@ fn transport<T: TxQueue>(
                     counters.consumed.inc();
                     stack.on_peer_datagram(
                         ctx.now,
+                        meta.rx_port,
                         SocketAddrV4::new(ip.src, u.src_port),
                         u.payload,
                     );

@@ -16,6 +16,7 @@
 
 pub mod early;
 pub mod fetch;
+pub(crate) mod refill;
 pub mod repl;
 pub(crate) mod repl_stack;
 pub mod stack;

@@ -336,7 +336,15 @@ pub struct ReplCounters {
     pub takeovers: Counter,
     /// Backup: client segments with a record that could not be continued
     /// (object missing or changed, ACK outside the record): reset as strays.
+    /// Also takeovers whose object could not be fetched again with the
+    /// primary's ETag: they end in a RST, and the client asks with a Range.
     pub takeover_missing: Counter,
+    /// Backup edge: objects of replicated responses it lacked, fetched
+    /// from its own gateway ahead of a takeover.
+    pub prefetches: Counter,
+    /// Backup edge: takeovers that waited for their object from the
+    /// gateway (the prefetch had not finished, or the object was purged).
+    pub takeover_fetches: Counter,
     /// Malformed replication messages.
     pub malformed: Counter,
     /// Backup: clients of silent primaries asked for their position.

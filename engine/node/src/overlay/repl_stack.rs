@@ -3,13 +3,13 @@
 //! backup's answers, the takeover of a connection a client brings to the
 //! backup, and the timers that find a backup too slow or gone.
 
+use super::refill::has_body;
 use super::repl::{push_batch, split_batch, Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
 use crate::arp::ArpCache;
 use crate::fwd::{frame_from, Addrs};
 use crate::http::HttpConn;
 use crate::stats::StreamCounters;
 use crate::tcp::{App, Meta, TcpStack};
-use anyedge_http::Chunk;
 use anyedge_port::TxQueue;
 use anyedge_tcp::table::{ConnId, FourTuple};
 use anyedge_tcp::{Conn, Segment};
@@ -244,7 +244,7 @@ impl TcpStack {
     }
 
     /// A replication message from the peer at `src`.
-    pub(crate) fn repl_on_msg(&mut self, now: u64, src: SocketAddrV4, body: &[u8]) {
+    pub(crate) fn repl_on_msg(&mut self, now: u64, port: u16, src: SocketAddrV4, body: &[u8]) {
         let Some(ov) = self.overlay.clone() else {
             return;
         };
@@ -253,11 +253,11 @@ impl TcpStack {
             return;
         };
         for m in ms {
-            self.repl_one(now, src, m);
+            self.repl_one(now, port, src, m);
         }
     }
 
-    fn repl_one(&mut self, now: u64, src: SocketAddrV4, m: Msg) {
+    fn repl_one(&mut self, now: u64, port: u16, src: SocketAddrV4, m: Msg) {
         let Some(ov) = self.overlay.clone() else {
             return;
         };
@@ -270,6 +270,9 @@ impl TcpStack {
         match m {
             Msg::Record(r) => {
                 let (t, v) = ((r.client, r.vip), r.version);
+                if let Some(resp) = &r.resp {
+                    self.repl_prefetch(port, resp);
+                }
                 ov.repl.store(now, src, r);
                 // A stale version is confirmed too: a newer one covers it.
                 self.repl_send(now, src, &Msg::Ack(t, v));
@@ -517,12 +520,20 @@ impl TcpStack {
         let rec = sb.rec;
         let missing = || ov.repl.counters.takeover_missing.inc();
         let (mut head, mut chunks, mut obj, mut skip) = (&[][..], &[][..], None, 0);
+        // The object to fetch from our gateway first (`overlay::refill`).
+        let mut refetch = None;
         if let Some(r) = &rec.resp {
-            let has_body = r.chunks.iter().any(|c| matches!(c, Chunk::Object { .. }));
             obj = cache.get(&r.key).filter(|o| o.etag == r.etag);
             skip = u64::from(seg.ack.wrapping_sub(r.seq));
-            if (has_body && obj.is_none()) || skip > r.len() {
+            if skip > r.len() {
                 return missing();
+            }
+            if has_body(r) && obj.is_none() {
+                // Another version here, or no gateway: not the same bytes.
+                if cache.contains(&r.key) || ov.gateway().is_none() {
+                    return missing();
+                }
+                refetch = Some((&r.key, &r.etag));
             }
             (head, chunks) = (&r.head[..], &r.chunks[..]);
         }
@@ -549,10 +560,16 @@ impl TcpStack {
         let Some(id) = self.table.adopt(now, c) else {
             return missing();
         };
-        let h = HttpConn::restore(now, &rec.inbuf, rec.close_after, head, chunks, obj, skip);
+        let mut h = HttpConn::restore(now, &rec.inbuf, rec.close_after, head, chunks, obj, skip);
+        if let Some((key, etag)) = refetch {
+            h.refetch(key, etag);
+        }
         self.http[id] = Some(h);
         self.meta[id] = Some(Meta::new(port, Some(eth_src), *remote.ip(), App::Http));
         self.repl[id] = None;
+        if let Some((key, _)) = refetch {
+            self.repl_refetch(id, key);
+        }
         ov.repl.counters.takeovers.inc();
         log::info!("overlay: took over {remote} -> {local} from {}", sb.from);
         self.repl_send(now, sb.from, &Msg::Taken(t));

@@ -339,6 +339,7 @@ impl TcpStack {
                 .as_ref()
                 .and_then(|o| o.early_edge().map(<[u8]>::to_vec)),
         };
+        let mut todo = Vec::new();
         for (client, key) in std::mem::take(&mut self.fetch_wait) {
             let (Some(addr), Some(port)) = (
                 self.table.get(client).map(|c| c.remote),
@@ -346,6 +347,13 @@ impl TcpStack {
             ) else {
                 continue;
             };
+            todo.push((Some((client, addr)), port, key));
+        }
+        // A backup's prefetches (`overlay::refill`): no client waits.
+        for (port, key) in std::mem::take(&mut self.prefetch_wait) {
+            todo.push((None, port, key));
+        }
+        for (client, port, key) in todo {
             if let Some(c) = self.ov_counters() {
                 c.fetches.inc();
             }
@@ -389,7 +397,8 @@ impl TcpStack {
                         if let Some(c) = self.ov_counters() {
                             c.fail(Failure::Refused);
                         }
-                        self.wake_client(now, Some((client, addr)), Some(502));
+                        self.prefetch_done(&key);
+                        self.wake_client(now, client, Some(502));
                         continue;
                     }
                 },
@@ -399,7 +408,7 @@ impl TcpStack {
                 c.send(f.request(&gw.to_string()).as_bytes());
             }
             self.ov[up] = Some(OvSlot::EdgeUp(EdgeUp {
-                client: Some((client, addr)),
+                client,
                 fetch: Some(f),
                 established,
                 deadline: (!established).then_some(now + CONNECT_TIMEOUT_NS),
@@ -468,9 +477,16 @@ impl TcpStack {
             }
         }
         if broke && (e.reused || refused_early) && !f.started() {
-            if let (Some((client, _)), Some(f)) = (e.client.take(), e.fetch.take()) {
-                self.fetch_wait.push((client, f.key));
-                self.mark(client);
+            match (e.client.take(), e.fetch.take()) {
+                (Some((client, _)), Some(f)) => {
+                    self.fetch_wait.push((client, f.key));
+                    self.mark(client);
+                }
+                (None, Some(f)) => {
+                    let port = self.meta[id].map_or(0, |m| m.port);
+                    self.prefetch_wait.push((port, f.key));
+                }
+                _ => {}
             }
             if let Some(c) = self.ov_counters() {
                 c.pool_retry.inc();
@@ -491,6 +507,7 @@ impl TcpStack {
     /// or closes the connection.
     fn finish_fetch(&mut self, now: u64, up: ConnId, mut e: EdgeUp, o: Outcome) -> Option<OvSlot> {
         let key = e.fetch.take().map(|f| f.key).unwrap_or_default();
+        self.prefetch_done(&key);
         let (status, reusable) = match o {
             Outcome::Object { body, reusable } => {
                 let unix = self.unix_base + now / 1_000_000_000;
@@ -557,6 +574,10 @@ impl TcpStack {
         if self.table.get(id).is_none_or(|c| c.remote != addr) {
             return;
         }
+        if self.refill_done(id, status) {
+            self.mark(id);
+            return;
+        }
         if let Some(h) = self.http[id].as_mut() {
             if h.fetching() {
                 h.fetch_done(status, now);
@@ -586,7 +607,8 @@ impl TcpStack {
             }
             Some(OvSlot::EdgeUp(e)) => {
                 self.pool.retain(|&u| u != id);
-                if e.fetch.is_some() {
+                if let Some(f) = &e.fetch {
+                    self.prefetch_done(&f.key);
                     if let Some(c) = self.ov_counters() {
                         c.fail(Failure::Reset);
                     }
