@@ -303,6 +303,60 @@ start_engine() {
     log "engine up: pid $ENGINE_PID, ctl socket $ENGINE_SOCK"
 }
 
+# start_node NAME IFACE ROUTER_IP LCORES: the engine on TAP IFACE in router
+# ns R with $AE_TMP/NAME.toml, checked to be the engine process itself (what
+# a SIGKILL must hit); gives the router side ROUTER_IP. Sets NODE_PID, NODE_SOCK.
+start_node() {
+    local name=$1 dev=$2 rip=$3 lcores=$4 exe want
+    start_engine "$R" -l "$lcores" --vdev "net_tap0,iface=$dev" -- --forward-mode=cdn \
+        --config "$AE_TMP/$name.toml" -a
+    NODE_PID=$ENGINE_PID
+    NODE_SOCK=$ENGINE_SOCK
+    # `ip netns exec` execs the engine: the recorded PID is the engine
+    # itself, which is what SIGKILL must hit.
+    exe=$(readlink -f "/proc/$NODE_PID/exe" 2>/dev/null || true)
+    want=$(readlink -f "$ANYEDGE")
+    [[ $exe == "$want" ]] || die "pid $NODE_PID of $name runs '$exe', not the engine $want"
+    wait_link "$R" "$dev" 15
+    ip -n "$R" addr add "$rip/24" dev "$dev"
+    ip -n "$R" link set "$dev" up
+}
+
+# tcp_snmp [NS]: the kernel TCP counters of netns NS (default $C, the client):
+# a new handshake or a reset of an established connection shows here
+# whatever the client program prints.
+tcp_snmp() {
+    ip netns exec "${1:-$C}" cat /proc/net/snmp | "$PYTHON" -c '
+import sys
+rows = [l.split() for l in sys.stdin if l.startswith("Tcp:")]
+d = dict(zip(rows[0][1:], rows[1][1:]))
+print(" ".join("%s=%s" % (k, d[k]) for k in ("ActiveOpens", "AttemptFails", "EstabResets", "RetransSegs", "InErrs", "OutRsts")))'
+}
+# snmp_field SNAPSHOT NAME: one counter of a tcp_snmp line.
+snmp_field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# check_one_connection WGET_LOG SNMP_BEFORE SNMP_AFTER: a wget download went
+# through on one TCP connection: one connect, one request answered 200, no
+# retry, Range or reset in its log, and the client kernel (tcp_snmp
+# snapshots) made one active open and saw no reset.
+check_one_connection() {
+    local wlog=$1 s0=$2 s1=$3 nconn nreq d_open d_reset d_fail
+    nconn=$(grep -c 'Connecting to' "$wlog" || true)
+    check "wget made exactly one connection (${nconn} 'Connecting to' lines)" test "$nconn" -eq 1
+    nreq=$(grep -c 'HTTP request sent' "$wlog" || true)
+    check "wget sent exactly one request (${nreq} 'HTTP request sent' lines)" test "$nreq" -eq 1
+    check "and it was answered 200 OK" grep -qE 'HTTP request sent, awaiting response\.\.\. 200 OK' "$wlog"
+    check "wget did not retry, reuse, resume or get a 206" \
+        sh -c "! grep -nE 'Retrying|Reusing|Partial Content|206 |Range|Connection reset|Giving up|Read error' '$wlog'"
+    d_open=$(($(snmp_field "$s1" ActiveOpens) - $(snmp_field "$s0" ActiveOpens)))
+    d_reset=$(($(snmp_field "$s1" EstabResets) - $(snmp_field "$s0" EstabResets)))
+    d_fail=$(($(snmp_field "$s1" AttemptFails) - $(snmp_field "$s0" AttemptFails)))
+    check "the client's kernel opened one TCP connection (ActiveOpens +$d_open, AttemptFails +$d_fail)" \
+        test "$d_open" -eq 1 -a "$d_fail" -eq 0
+    check "the client's kernel saw no reset of an established connection (EstabResets +$d_reset)" \
+        test "$d_reset" -eq 0
+}
+
 # start_testpmd NS EAL_ARGS... -- APP_ARGS...: dpdk-testpmd in the background
 # as a stand-in forwarder (FWD=testpmd). Adds --file-prefix (so runs do not
 # share /var/run/dpdk state) and --no-pci. Without -i, testpmd only stays up
