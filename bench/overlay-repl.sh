@@ -77,6 +77,7 @@ A_LCORES=${A_LCORES:-0-1}
 B_LCORES=${B_LCORES:-1,0}
 WRK_CPU=${WRK_CPU:-0}
 CONNS=${CONNS:-64}
+B_POLL_SLEEP_US=${B_POLL_SLEEP_US:-0}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10}
 ROWS_SEL=${OVERLAY_REPL_ROWS:-1k 1m}
 [[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 ]] || die "SECS must be a positive integer, not '$SECS'"
@@ -153,6 +154,9 @@ role = "edge"
 gateway = "10.0.9.9:7800"
 EOF
     if [[ -n ${5:-} ]]; then echo "backup = \"$5\"" >>"$AE_TMP/$1.toml"; fi
+    if [[ $1 == edge-b ]] && ((B_POLL_SLEEP_US > 0)); then
+        sed -i "/^name = /a poll_sleep_us = $B_POLL_SLEEP_US" "$AE_TMP/$1.toml"
+    fi
 }
 
 # start_node NAME IFACE ROUTER_IP LCORES SOCK: the engine on TAP IFACE in R;

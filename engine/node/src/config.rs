@@ -70,6 +70,9 @@ pub struct RawServices {
 pub struct RawNode {
     /// Node name, shown in `show` output and peer messages.
     pub name: Option<String>,
+    /// Microseconds a polling core sleeps after a poll that moved nothing
+    /// (0, the default: busy polling).
+    pub poll_sleep_us: Option<u64>,
 }
 
 /// `[[port]]` as written.
@@ -290,6 +293,12 @@ pub struct Services {
 pub struct NodeConfig {
     /// Node name.
     pub name: String,
+    /// How long a polling core sleeps after an empty poll, ns (0: busy
+    /// polling, the line-rate default). A node that shares its cores, a
+    /// standby backup say, sets it so that idle polling does not take the
+    /// cpu from its neighbours (VPP's `poll-sleep-usec`); each sleep adds up
+    /// to that much latency to the next frame.
+    pub poll_sleep_ns: u64,
     /// Per-port addressing, in port-id order.
     pub ports: Vec<PortAddr>,
     /// Anycast section (VIPs are empty when absent).
@@ -312,6 +321,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
             name: "anyedge".into(),
+            poll_sleep_ns: 0,
             ports: Vec::new(),
             anycast: Anycast {
                 vips: Vec::new(),
@@ -376,6 +386,16 @@ impl NodeConfig {
                 return Err(err("[node] name", &n, "1 to 64 characters without spaces"));
             }
             cfg.name = n;
+        }
+        if let Some(us) = raw.node.poll_sleep_us {
+            if us > MAX_POLL_SLEEP_US {
+                return Err(err(
+                    "[node] poll_sleep_us",
+                    &us.to_string(),
+                    "0 (busy polling) to 10000 microseconds",
+                ));
+            }
+            cfg.poll_sleep_ns = us * 1000;
         }
         for (i, p) in raw.port.iter().enumerate() {
             let key = |k: &str| format!("[[port]] #{i} {k}");
@@ -607,6 +627,10 @@ impl NodeConfig {
     }
 }
 
+/// The longest sleep after an empty poll: 10 ms, still well below every
+/// protocol timer (the 200 ms minimum RTO of RFC 6298 as used here).
+const MAX_POLL_SLEEP_US: u64 = 10_000;
+
 fn err(key: &str, value: &str, want: &str) -> ConfigError {
     ConfigError(format!("{key}: '{value}' is not valid, expected {want}"))
 }
@@ -765,6 +789,10 @@ backup = "10.0.3.2:7900"
             ),
             ("[overlay]\nrole = \"edge\"\n", "[overlay] gateway"),
             ("[node]\nnmae = \"x\"\n", "line 2: unknown field `nmae`"),
+            (
+                "[node]\npoll_sleep_us = 20000\n",
+                "[node] poll_sleep_us: '20000'",
+            ),
             ("[tcp]\ncc = \"bbr\"\n", "[tcp] cc: 'bbr'"),
             ("[tcp]\nsend_buf = \"1KiB\"\n", "[tcp] send_buf: '1KiB'"),
             (
@@ -778,6 +806,13 @@ backup = "10.0.3.2:7900"
             assert!(e.starts_with(want), "{text:?} gave {e:?}");
             assert!(!e.contains('\n'), "one line: {e:?}");
         }
+    }
+
+    #[test]
+    fn poll_sleep_defaults_to_busy_polling() {
+        assert_eq!(NodeConfig::parse("").unwrap().poll_sleep_ns, 0);
+        let c = NodeConfig::parse("[node]\npoll_sleep_us = 20\n").unwrap();
+        assert_eq!(c.poll_sleep_ns, 20_000);
     }
 
     #[test]

@@ -218,7 +218,7 @@ impl<P: Port> Node<P> {
             Threading::Threads(cpus) => Workers::Threads(
                 cpus.iter()
                     .enumerate()
-                    .map(|(i, &cpu)| spawn_core(make(i), cpu))
+                    .map(|(i, &cpu)| spawn_core(make(i), cpu, cfg.poll_sleep_ns))
                     .collect::<Result<Vec<_>, String>>()?,
             ),
         };
@@ -543,7 +543,11 @@ fn distribute<T>(streams: Vec<T>, n: usize) -> Vec<Vec<T>> {
     per
 }
 
-fn spawn_core<P: Port>(mut lcore: Lcore<P>, cpu: usize) -> Result<CoreHandle<P>, String> {
+fn spawn_core<P: Port>(
+    mut lcore: Lcore<P>,
+    cpu: usize,
+    sleep_ns: u64,
+) -> Result<CoreHandle<P>, String> {
     let (tx, rx): (Sender<CoreCmd<P>>, Receiver<CoreCmd<P>>) = crossbeam_channel::unbounded();
     let thread = std::thread::Builder::new()
         .name(format!("lcore-{cpu}"))
@@ -552,7 +556,14 @@ fn spawn_core<P: Port>(mut lcore: Lcore<P>, cpu: usize) -> Result<CoreHandle<P>,
             if !pinned {
                 log::warn!("lcore {}: could not pin to cpu {cpu}", lcore.id);
             }
-            core_loop(&mut lcore, &rx);
+            if sleep_ns > 0 {
+                log::info!(
+                    "lcore {}: sleeps {} us after an empty poll ([node] poll_sleep_us)",
+                    lcore.id,
+                    sleep_ns / 1000
+                );
+            }
+            core_loop(&mut lcore, &rx, sleep_ns);
         })
         .map_err(|e| format!("spawn lcore thread: {e}"))?;
     Ok(CoreHandle {
@@ -564,7 +575,7 @@ fn spawn_core<P: Port>(mut lcore: Lcore<P>, cpu: usize) -> Result<CoreHandle<P>,
 
 /// The life of a core thread: block for commands while stopped, poll while running,
 /// and drain commands between bursts.
-fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
+fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>, sleep_ns: u64) {
     let clock = MonotonicClock::new();
     let counters = lcore.counters().clone();
     // One clock read per poll: each poll's time runs to the next read and
@@ -617,6 +628,10 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>) {
         }
         last = now;
         last_busy = lcore.poll(now) > 0;
+        if !last_busy && sleep_ns > 0 {
+            // Counted as idle time by the next poll, as it is.
+            std::thread::sleep(std::time::Duration::from_nanos(sleep_ns));
+        }
     }
 }
 
