@@ -329,7 +329,7 @@ if not problem:
         d = lambda path: g(b, path) - g(a, path)
         rep1 = b["a_overlay"]["replication"]
         rep0 = a["a_overlay"]["replication"]
-        keys = ["records_sent", "records_confirmed", "record_retries", "backup_timeouts",
+        keys = ["records_sent", "datagrams", "records_confirmed", "record_retries", "backup_timeouts",
                 "too_big", "unreplicated", "taken_over"]
         r["repl"] = {k: d("a_overlay.replication." + k) for k in keys}
         r["repl"]["state"] = rep1.get("state")
@@ -386,8 +386,8 @@ if "repl" in r:
     x = r["repl"]
     s += " | A busy %s%%, B busy %s%%" % (f(r.get("a_busy_pct"), "%.1f"), f(r.get("b_busy_pct"), "%.1f"))
     if r["mode"] == "on":
-        s += " | repl %s: sent %d confirmed %d retries %d timeouts %d unrepl %d too_big %d, B stored %d | ACK delay p50 %s us p99 %s us (%s samples)" % (
-            x["state"], x["records_sent"], x["records_confirmed"], x["record_retries"], x["backup_timeouts"],
+        s += " | repl %s: sent %d in %d datagrams, confirmed %d retries %d timeouts %d unrepl %d too_big %d, B stored %d | ACK delay p50 %s us p99 %s us (%s samples)" % (
+            x["state"], x["records_sent"], x["datagrams"], x["records_confirmed"], x["record_retries"], x["backup_timeouts"],
             x["unreplicated"], x["too_big"], x["b_records_stored"], f(r.get("ack_p50_us")), f(r.get("ack_p99_us")), r.get("ack_count"))
     s += " | A: %d x 200, drops %d %s, rst %d; client retrans %d | load %s" % (r["a_200"], r["a_drops"], r.get("a_drop_reasons") or "", r["a_rst_sent"], r["c_retrans"], r["load"])
 print(s)

@@ -708,6 +708,7 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "backup": r.backup.map(|a| a.to_string()),
         "state": r.state_name(),
         "records_sent": c.records_sent.get(),
+        "datagrams": c.datagrams.get(),
         "records_confirmed": c.records_confirmed.get(),
         "record_retries": c.record_retries.get(),
         "backup_timeouts": c.backup_timeouts.get(),

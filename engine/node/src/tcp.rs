@@ -204,6 +204,11 @@ pub struct TcpStack {
     pub(crate) repl_poke_next: u64,
     /// Replication messages of this poll, per peer (one datagram each).
     pub(crate) repl_batch: Vec<(SocketAddrV4, Vec<u8>)>,
+    /// When the oldest message of `repl_batch` was queued.
+    pub(crate) repl_batch_since: u64,
+    /// Segments and datagrams handled since the last drain: while they
+    /// keep coming, replication messages wait a little to share a datagram.
+    pub(crate) rx_seen: u32,
 }
 
 /// How often serving connections record their path metrics.
@@ -281,6 +286,8 @@ impl TcpStack {
             repl_probe: 0,
             repl_poke_next: 0,
             repl_batch: Vec::new(),
+            repl_batch_since: 0,
+            rx_seen: 0,
         };
         s.http = (0..s.table.capacity()).map(|_| None).collect();
         s.ov = (0..s.table.capacity()).map(|_| None).collect();
@@ -341,6 +348,7 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
+        self.rx_seen = self.rx_seen.wrapping_add(1);
         // A client of a connection replicated to us whose primary is gone
         // (or whose route moved here): continue it instead of a RST.
         self.repl_takeover(now, port, eth_src, local, remote, seg);
@@ -529,7 +537,7 @@ impl TcpStack {
         txq: &mut T,
         burst: usize,
     ) {
-        self.repl_flush(now);
+        self.repl_maybe_flush(now);
         if !self.prefetch_wait.is_empty() {
             self.start_fetches(now, addrs, arp);
         }
@@ -838,6 +846,7 @@ impl TcpStack {
     /// replication message goes to the overlay (`overlay::repl`).
     pub fn on_peer_datagram(&mut self, now: u64, port: u16, src: SocketAddrV4, data: &[u8]) {
         use crate::anycast::shared::PeerEvent;
+        self.rx_seen = self.rx_seen.wrapping_add(1);
         let Some(a) = self.anycast.clone() else {
             return;
         };

@@ -53,8 +53,10 @@ pub enum Body {
 }
 
 /// Largest replication body: the whole datagram stays within one 1500-byte
-/// frame (the engine does not fragment, RFC 791 allows it not to).
-pub const MAX_REPL: usize = 1300;
+/// IP packet (the engine does not fragment, RFC 791 allows it not to) with
+/// the longest node name: 1500 - 20 (IPv4) - 8 (UDP) - 113 (magic, version,
+/// type, name of up to 64 bytes, timestamp, body length, HMAC).
+pub const MAX_REPL: usize = 1500 - 20 - 8 - (4 + 1 + 1 + 1 + 64 + 8 + 2 + TAG);
 
 /// A decoded message.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -159,8 +159,8 @@ impl Msg {
                                 Chunk::Object { offset, len } => (1u8, offset, len),
                             };
                             out.push(kind);
-                            out.extend_from_slice(&a.to_be_bytes());
-                            out.extend_from_slice(&b.to_be_bytes());
+                            put_varint(a, &mut out);
+                            put_varint(b, &mut out);
                         }
                     }
                 }
@@ -209,7 +209,7 @@ impl Msg {
                         let mut chunks = Vec::with_capacity(n);
                         for _ in 0..n {
                             let kind = r.u8()?;
-                            let (a, l) = (r.u64()?, r.u64()?);
+                            let (a, l) = (r.varint()?, r.varint()?);
                             chunks.push(match kind {
                                 0 => {
                                     let (start, len) = (a as usize, l as usize);
@@ -280,6 +280,21 @@ pub fn split_batch(mut b: &[u8]) -> Option<Vec<Msg>> {
     Some(out)
 }
 
+/// Writes `v` as an unsigned LEB128 varint, 7 bits per byte, low bits
+/// first: chunk offsets and lengths are small, and three records of a
+/// small response then share one datagram.
+fn put_varint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
 struct Rd<'a>(&'a [u8]);
 
 impl<'a> Rd<'a> {
@@ -300,8 +315,17 @@ impl<'a> Rd<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    /// An unsigned LEB128 varint (see [`put_varint`]).
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
     }
     fn addr(&mut self) -> Option<SocketAddrV4> {
         let ip = Ipv4Addr::from(self.u32()?);
@@ -317,6 +341,9 @@ impl<'a> Rd<'a> {
 pub struct ReplCounters {
     /// Primary: records sent (first copies).
     pub records_sent: Counter,
+    /// Replication datagrams sent (each carries the messages of one poll
+    /// for one peer: records per datagram is records_sent / this).
+    pub datagrams: Counter,
     /// Primary: records the backup confirmed.
     pub records_confirmed: Counter,
     /// Primary: records sent again for want of a confirmation.
@@ -596,6 +623,43 @@ mod tests {
         assert_eq!(ms[n], Msg::Hello);
         assert_eq!(split_batch(&b[..b.len() - 1]), None);
         assert_eq!(split_batch(&[]), Some(vec![]));
+    }
+
+    #[test]
+    fn chunk_positions_are_varints_of_any_size() {
+        for v in [0, 1, 127, 128, 16_383, 16_384, 5 << 32, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(v, &mut b);
+            assert_eq!(Rd(&b).varint(), Some(v), "{v}");
+            assert!(b.len() <= 10);
+            assert_eq!(Rd(&b[..b.len() - 1]).varint(), None, "cut {v}");
+        }
+        // More than ten continuation bytes is malformed, not a wrap.
+        assert_eq!(Rd(&[0x80; 11]).varint(), None);
+        let mut r = rec();
+        r.resp.as_mut().unwrap().chunks[1] = Chunk::Object {
+            offset: 6 << 30,
+            len: 1 << 20,
+        };
+        let m = Msg::Record(r);
+        assert_eq!(Msg::decode(&m.encode().unwrap()), Some(m));
+    }
+
+    #[test]
+    fn a_full_batch_fits_one_frame_with_the_longest_node_name() {
+        use crate::anycast::peer::{encode, Body, Message, MAX_REPL};
+        let msg = Message {
+            from: "n".repeat(64),
+            unix_ms: 1,
+            body: Body::Repl(vec![7; MAX_REPL]),
+        };
+        let mut out = Vec::new();
+        encode(b"site-secret", &msg, &mut out);
+        assert_eq!(
+            out.len(),
+            1500 - 20 - 8,
+            "an IPv4 + UDP packet of 1500 bytes"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ use std::net::SocketAddrV4;
 /// How often a connection with data in flight refreshes its record (the
 /// backup's copy of SND.UNA, cwnd, RTT and the timestamp clock).
 const REFRESH_NS: u64 = 200_000_000;
+/// How long a replication message may wait for others to share its
+/// datagram while segments keep arriving (see `repl_maybe_flush`).
+const BATCH_NS: u64 = 25_000;
 /// Unconfirmed records remembered per connection.
 const INFLIGHT: usize = 16;
 
@@ -91,6 +94,9 @@ impl TcpStack {
         }
         let mut b = Vec::with_capacity(crate::anycast::peer::MAX_REPL);
         push_batch(&mut b, &body);
+        if self.repl_batch.is_empty() {
+            self.repl_batch_since = now;
+        }
         self.repl_batch.push((to, b));
         true
     }
@@ -102,7 +108,23 @@ impl TcpStack {
         let mut out = Vec::new();
         a.repl_message(self.unix_ms(now), body, &mut out);
         if !out.is_empty() {
+            if let Some(ov) = self.overlay.as_ref() {
+                ov.repl.counters.datagrams.inc();
+            }
             self.outbox.push((to, out));
+        }
+    }
+
+    /// At the end of a poll: sends the batches when nothing arrived since
+    /// the last drain (no more messages are coming soon) or when the
+    /// oldest message waited [`BATCH_NS`]. Under load the messages of a
+    /// few polls share a datagram, one frame and one HMAC.
+    pub(crate) fn repl_maybe_flush(&mut self, now: u64) {
+        let seen = std::mem::take(&mut self.rx_seen);
+        if !self.repl_batch.is_empty()
+            && (seen == 0 || now.saturating_sub(self.repl_batch_since) >= BATCH_NS)
+        {
+            self.repl_flush(now);
         }
     }
 
