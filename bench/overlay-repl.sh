@@ -28,6 +28,13 @@
 # polling core of A ("per core"), but the client side is not idle, see the
 # "polling core busy" column.
 #
+# B_POLL_SLEEP_US=N gives B `[node] poll_sleep_us = N`: it then sleeps
+# after each empty poll instead of spinning, as a backup on its own machine
+# would leave the client's cpu alone. With it, wrk gets cpu 0 to itself in
+# OFF rounds and A's own polling core becomes the limit in both modes, so
+# the ratio shows what replication costs the primary (bench/RESULTS.md has
+# both setups).
+#
 # Rows: (1) 1 KiB object, keep-alive, requests/s; (2) 1 MiB object,
 # keep-alive, Gbps (wrk's Transfer/sec, headers included, binary prefixes as
 # bench/http). Per row, rounds alternate OFF, ON, OFF, ON, ... (ROUNDS of
@@ -112,6 +119,8 @@ B_IP=10.0.3.2
 BACKUP="$B_IP:7700"
 COMMAND="bash bench/overlay-repl.sh $SECS $ROUNDS"
 [[ $CONNS == 64 ]] || COMMAND="CONNS=$CONNS $COMMAND"
+((B_POLL_SLEEP_US == 0)) || COMMAND="B_POLL_SLEEP_US=$B_POLL_SLEEP_US $COMMAND"
+[[ $B_LCORES == 1,0 ]] || COMMAND="B_LCORES=$B_LCORES $COMMAND"
 [[ $ROWS_SEL == "1k 1m" ]] || COMMAND="OVERLAY_REPL_ROWS='$ROWS_SEL' $COMMAND"
 RES=$AE_TMP/rounds.jsonl
 : >"$RES"
