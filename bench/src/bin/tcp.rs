@@ -31,8 +31,9 @@
 //!   its connections. anyedge: its sans-IO core directly, two
 //!   `anyedge_tcp::table::Table`s (client and server) exchanging real
 //!   Ethernet/IPv4/TCP frames in memory (built with `emit_tcp`, parsed and
-//!   checksum-verified with `parse`); every connection allocates its
-//!   buffers when it opens and frees them when it is reaped. smoltcp: two
+//!   checksum-verified with `parse`); a connection's buffers come from its
+//!   table's pool of freed ones (`anyedge_tcp::table`) or are allocated
+//!   with its first byte. smoltcp: two
 //!   interfaces in one thread joined by the same in-memory link as the bulk
 //!   row (not the Loopback device), 16 listening sockets and 16 client
 //!   sockets that are reused (smoltcp allocates nothing per connection).
@@ -40,7 +41,10 @@
 //! - **idle connections per GiB**: memory of an idle ESTABLISHED connection,
 //!   measured with a counting global allocator over 512 connection pairs
 //!   (64 with 4 MiB buffers; both ends counted): anyedge's connection slot,
-//!   index entry and buffers in its table (less the table's fixed part);
+//!   index entry and buffers in its table (less the table's fixed part;
+//!   anyedge's rings take their storage with the first byte, so an idle
+//!   connection that never carried data holds none, as in Linux, while
+//!   smoltcp's sockets own theirs from the start);
 //!   smoltcp's socket storage and buffers in its socket set. Printed in bytes per connection for 256 KiB and 4 MiB
 //!   buffers; the row is GiB / bytes for 256 KiB buffers (higher is better,
 //!   so the ratio reads like the others).
@@ -1048,7 +1052,7 @@ fn main() -> Result<()> {
         for buf in [DEFAULT_BUF, BULK_BUF] {
             let (a, s) = (anyedge_idle_bytes(buf)?, smoltcp_idle_bytes(buf)?);
             println!(
-                "  {:>4} KiB buffers each way, {} pairs: anyedge {a:.0} B (size_of::<Conn>() = {} B, buffers {} B), \
+                "  {:>4} KiB buffers each way, {} pairs: anyedge {a:.0} B (size_of::<Conn>() = {} B, {} B of buffers once data flows), \
                  smoltcp {s:.0} B (size_of::<tcp::Socket>() = {} B)",
                 buf >> 10,
                 mem_pairs(buf),

@@ -403,6 +403,8 @@ impl<P: Port> Node<P> {
         let ((rows, recent), stats) = self.conns();
         let sum = stats.iter().fold(TableStats::default(), |a, s| TableStats {
             opened: a.opened + s.opened,
+            buffers_reused: a.buffers_reused + s.buffers_reused,
+            buffers_spare: a.buffers_spare + s.buffers_spare,
             closed: a.closed + s.closed,
             rst_sent: a.rst_sent + s.rst_sent,
             rst_stray_ack: a.rst_stray_ack + s.rst_stray_ack,
@@ -437,6 +439,7 @@ impl<P: Port> Node<P> {
             "refused_full": sum.refused_full,
             "cookies_sent": sum.cookies_sent, "cookies_accepted": sum.cookies_accepted,
             "cookies_invalid": sum.cookies_invalid, "time_wait_reused": sum.time_wait_reused,
+            "buffers_reused": sum.buffers_reused, "buffers_spare": sum.buffers_spare,
         });
         if json {
             return Reply::json(json!({ "conns": conns, "recent": closed, "table": table }));

@@ -1,10 +1,15 @@
 //! The send buffer and the receive buffer of a connection.
 //!
-//! Both are fixed-size rings allocated when the connection is created, so a
-//! peer can never make them grow. The receive buffer reassembles
-//! out-of-order data in place and remembers at most [`MAX_OOO_RANGES`]
-//! holes' worth of ranges; a segment that would need more is dropped and
-//! retransmitted by the peer.
+//! Both are fixed-size rings, so a peer can never make them grow. Their
+//! storage is taken when the first byte needs it, in one allocation of the
+//! full size: a connection that only handshakes, or sits idle, holds none
+//! (as Linux allocates socket memory with the data). The connection table
+//! keeps the storage of closed connections for the next ones
+//! ([`crate::table::Table`]), so a busy core stops allocating and zeroing
+//! buffers per connection. The receive buffer reassembles out-of-order data
+//! in place and remembers at most [`MAX_OOO_RANGES`] holes' worth of
+//! ranges; a segment that would need more is dropped and retransmitted by
+//! the peer.
 
 use std::collections::VecDeque;
 
@@ -20,18 +25,34 @@ pub struct SendBuf {
 }
 
 impl SendBuf {
-    /// A buffer of `cap` bytes.
+    /// A buffer of `cap` bytes (no storage until the first write).
     pub fn new(cap: usize) -> Self {
         SendBuf {
-            data: VecDeque::with_capacity(cap),
+            data: VecDeque::new(),
             cap,
         }
     }
     /// Appends as much of `bytes` as fits; returns how much.
     pub fn write(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
+        if n > 0 && self.data.capacity() < self.cap {
+            // The whole ring at once: it never reallocates afterwards.
+            self.data.reserve_exact(self.cap - self.data.len());
+        }
         self.data.extend(&bytes[..n]);
         n
+    }
+    /// Capacity, bytes.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// Whether the ring's storage is allocated.
+    pub fn has_storage(&self) -> bool {
+        self.data.capacity() > 0
+    }
+    /// Empties the buffer for another connection, keeping its storage.
+    pub fn recycle(&mut self) {
+        self.data.clear();
     }
     /// Bytes held (from SND.UNA on).
     pub fn len(&self) -> usize {
@@ -74,7 +95,9 @@ impl SendBuf {
 /// Received bytes: a contiguous readable part, then out-of-order ranges.
 #[derive(Debug)]
 pub struct RecvBuf {
+    /// The ring: empty until the first byte arrives, then `cap` bytes.
     buf: Box<[u8]>,
+    cap: usize,
     head: usize,
     len: usize,
     /// (offset after the contiguous part, length), sorted, disjoint, not adjacent.
@@ -82,18 +105,31 @@ pub struct RecvBuf {
 }
 
 impl RecvBuf {
-    /// A buffer of `cap` bytes.
+    /// A buffer of `cap` bytes (no storage until the first byte arrives).
     pub fn new(cap: usize) -> Self {
         RecvBuf {
-            buf: vec![0u8; cap.max(1)].into_boxed_slice(),
+            buf: Box::default(),
+            cap: cap.max(1),
             head: 0,
             len: 0,
-            ooo: Vec::with_capacity(64),
+            ooo: Vec::new(),
         }
     }
     /// Capacity.
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
+    }
+    /// Whether the ring's storage is allocated.
+    pub fn has_storage(&self) -> bool {
+        !self.buf.is_empty()
+    }
+    /// Empties the buffer for another connection, keeping its storage. The
+    /// old bytes stay in the ring but are never readable: only bytes
+    /// written since are.
+    pub fn recycle(&mut self) {
+        self.head = 0;
+        self.len = 0;
+        self.ooo.clear();
     }
     /// Readable bytes.
     pub fn len(&self) -> usize {
@@ -105,7 +141,7 @@ impl RecvBuf {
     }
     /// The receive window: room after the readable part (RFC 9293 RCV.WND).
     pub fn window(&self) -> usize {
-        self.buf.len() - self.len
+        self.cap - self.len
     }
     /// Out-of-order ranges, relative to RCV.NXT, for SACK blocks (RFC 2018).
     pub fn ooo_ranges(&self) -> &[(usize, usize)] {
@@ -133,6 +169,9 @@ impl RecvBuf {
             return 0;
         }
         // Copy the bytes into the ring.
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; self.cap].into_boxed_slice();
+        }
         let cap = self.buf.len();
         let mut pos = (self.head + self.len + offset) % cap;
         let mut src = &data[..n];
@@ -186,6 +225,9 @@ impl RecvBuf {
     /// Drops up to `n` readable bytes (for services that discard).
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
+        if n == 0 {
+            return 0;
+        }
         self.head = (self.head + n) % self.buf.len();
         self.len -= n;
         n
@@ -207,6 +249,38 @@ mod tests {
         assert_eq!(s.copy_at(1, &mut out), 7);
         assert_eq!(&out[..7], b"fghijkl");
         assert_eq!(s.copy_at(8, &mut out), 0);
+    }
+
+    #[test]
+    fn storage_comes_with_the_first_byte_and_survives_recycling() {
+        let mut s = SendBuf::new(1 << 16);
+        let mut r = RecvBuf::new(1 << 16);
+        assert!(!s.has_storage() && !r.has_storage());
+        assert_eq!(
+            (s.free(), r.window(), r.capacity()),
+            (1 << 16, 1 << 16, 1 << 16)
+        );
+        let mut out = [0u8; 8];
+        assert_eq!(
+            (r.read(&mut out), r.discard(8)),
+            (0, 0),
+            "empty, no storage"
+        );
+        assert_eq!(s.write(b"abc"), 3);
+        assert_eq!(r.write_at(0, b"xyz"), 3);
+        assert!(s.has_storage() && r.has_storage());
+        s.recycle();
+        r.recycle();
+        assert!(
+            s.has_storage() && r.has_storage(),
+            "kept for the next connection"
+        );
+        assert_eq!((s.len(), r.len(), r.window()), (0, 0, 1 << 16));
+        assert_eq!(r.read(&mut out), 0, "old bytes are not readable");
+        assert_eq!(r.write_at(1, b"2"), 0);
+        assert_eq!(r.write_at(0, b"1"), 2);
+        assert_eq!(r.read(&mut out), 2);
+        assert_eq!(&out[..2], b"12");
     }
 
     #[test]

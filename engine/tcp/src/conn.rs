@@ -412,6 +412,30 @@ impl Conn {
         }
     }
 
+    /// Swaps this connection's buffers with `tx` and `rx` (the table's
+    /// buffer pool, `table::pool`).
+    pub(crate) fn swap_buffers(&mut self, tx: &mut SendBuf, rx: &mut RecvBuf) {
+        std::mem::swap(&mut self.tx, tx);
+        std::mem::swap(&mut self.rx, rx);
+    }
+
+    /// Empty buffers of this connection's sizes (no storage).
+    pub(crate) fn fresh_buffers(&self) -> (SendBuf, RecvBuf) {
+        (
+            SendBuf::new(self.cfg.send_buf),
+            RecvBuf::new(self.cfg.recv_buf),
+        )
+    }
+
+    /// Whether `tx` and `rx` have this connection's sizes and it has not
+    /// used its own buffers yet (so they can be swapped in).
+    pub(crate) fn takes_buffers(&self, tx: &SendBuf, rx: &RecvBuf) -> bool {
+        !self.tx.has_storage()
+            && !self.rx.has_storage()
+            && tx.capacity() == self.tx.capacity()
+            && rx.capacity() == self.rx.capacity()
+    }
+
     /// Active open (RFC 9293 3.10.1): the SYN goes out on the next `poll_transmit`.
     pub fn connect(
         cfg: ConnConfig,

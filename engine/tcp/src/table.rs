@@ -63,6 +63,10 @@ impl Default for TableConfig {
 pub struct TableStats {
     /// Connections opened (both directions).
     pub opened: u64,
+    /// Connections that got the buffers of a freed one (`table::pool`).
+    pub buffers_reused: u64,
+    /// Buffer pairs kept for reuse now.
+    pub buffers_spare: u64,
     /// Connections that reached CLOSED and were freed.
     pub closed: u64,
     /// RSTs sent for segments that matched no connection.
@@ -178,6 +182,7 @@ pub struct Table {
     syn_received: usize,
     rst_window: (u64, u32),
     stats: TableStats,
+    pool: pool::BufPool,
 }
 
 /// MSS values a SYN cookie can encode (RFC 4987 3.6: a few common sizes).
@@ -201,6 +206,7 @@ impl Table {
             syn_received: 0,
             rst_window: (0, 0),
             stats: TableStats::default(),
+            pool: pool::BufPool::default(),
         }
     }
 
@@ -218,7 +224,11 @@ impl Table {
 
     /// Counters.
     pub fn stats(&self) -> TableStats {
-        self.stats
+        TableStats {
+            buffers_reused: self.pool.reused,
+            buffers_spare: self.pool.len() as u64,
+            ..self.stats
+        }
     }
 
     /// Connections in use.
@@ -273,8 +283,9 @@ impl Table {
         h.finish()
     }
 
-    fn insert(&mut self, t: FourTuple, c: Conn, now: u64) -> Option<ConnId> {
+    fn insert(&mut self, t: FourTuple, mut c: Conn, now: u64) -> Option<ConnId> {
         let id = self.free.pop()?;
+        self.pool.lend(&mut c);
         if c.state() == State::SynReceived {
             self.syn_received += 1;
         }
@@ -594,11 +605,12 @@ impl Table {
 
     /// Frees a slot whatever its connection's state (TIME-WAIT reuse).
     fn drop_slot(&mut self, id: ConnId) {
-        if let Some(c) = self.slots[id].take() {
+        if let Some(mut c) = self.slots[id].take() {
             self.index.remove(&FourTuple {
                 local: c.local,
                 remote: c.remote,
             });
+            self.pool.reclaim(&mut c);
             self.free.push(id);
             self.stats.closed += 1;
         }
@@ -610,11 +622,12 @@ impl Table {
         if !closed {
             return false;
         }
-        if let Some(c) = self.slots[id].take() {
+        if let Some(mut c) = self.slots[id].take() {
             self.index.remove(&FourTuple {
                 local: c.local,
                 remote: c.remote,
             });
+            self.pool.reclaim(&mut c);
             self.free.push(id);
             self.stats.closed += 1;
         }
@@ -633,7 +646,9 @@ pub fn is_syn(seg: &Segment) -> bool {
 }
 
 mod early;
+mod pool;
 pub use early::{EarlyAuth, NoEarlyAuth};
+pub use pool::{POOL_BYTES, POOL_PAIRS};
 
 #[cfg(test)]
 mod tests;

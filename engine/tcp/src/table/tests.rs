@@ -298,3 +298,63 @@ fn time_wait_slots_are_reused_when_the_table_is_full() {
     assert_eq!(t.stats().time_wait_reused, 1);
     assert_eq!(t.stats().refused_full, 0);
 }
+
+/// Accepts a connection from client port `port` and completes its
+/// handshake; returns its id and the ACK number the client uses next.
+fn established(t: &mut Table, port: u16, now: u64) -> (ConnId, u32) {
+    let r = SocketAddrV4::new(C, port);
+    let Dispatch::Accepted(id) = t.handle(now, local(), r, &s(500, 0, SYN, b"")) else {
+        panic!("SYN refused")
+    };
+    let mut buf = [0u8; 64];
+    let synack = t
+        .get_mut(id)
+        .unwrap()
+        .poll_transmit(now, &mut buf)
+        .unwrap()
+        .hdr;
+    let ack = synack.seq.wrapping_add(1);
+    assert_eq!(
+        t.handle(now, local(), r, &s(501, ack, ACK, b"")),
+        Dispatch::Conn(id)
+    );
+    (id, ack)
+}
+
+#[test]
+fn freed_connections_lend_their_buffers_to_the_next_ones_and_no_old_byte_shows() {
+    let mut t = Table::new(TableConfig::default());
+    t.listen(80);
+    // A connection that never carried data has no buffer storage to give.
+    let (id, _) = established(&mut t, 1000, 0);
+    t.get_mut(id).unwrap().abort();
+    assert!(t.reap(id));
+    assert_eq!(t.stats().buffers_spare, 0);
+    for (i, port) in (1001..1005).enumerate() {
+        let (id, ack) = established(&mut t, port, 0);
+        let secret = [b'0' + i as u8; 100];
+        let r = SocketAddrV4::new(C, port);
+        assert_eq!(
+            t.handle(0, local(), r, &s(501, ack, ACK, &secret)),
+            Dispatch::Conn(id)
+        );
+        let c = t.get_mut(id).unwrap();
+        assert_eq!(c.readable(), 100, "only this connection's bytes");
+        let mut out = [0u8; 200];
+        assert_eq!(c.recv(&mut out[..50]), 50);
+        assert_eq!(&out[..50], &secret[..50]);
+        c.send(b"reply");
+        c.abort();
+        assert!(t.reap(id));
+        assert_eq!(t.stats().buffers_spare, 1, "one pair kept");
+        assert_eq!(t.stats().buffers_reused, i as u64);
+    }
+    // The next one starts empty, on recycled storage.
+    let (id, _) = established(&mut t, 2000, 0);
+    assert_eq!(t.stats().buffers_reused, 4);
+    let c = t.get_mut(id).unwrap();
+    assert_eq!(
+        (c.readable(), c.send_room()),
+        (0, ConnConfig::default().send_buf)
+    );
+}
