@@ -7,6 +7,9 @@
 //! `NAME: ratio=X.XX (worst row: ...)`, where X is anyedge divided by the peer
 //! for the row that comes out worst.
 
+pub mod http_mem;
+pub mod loadgen;
+
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

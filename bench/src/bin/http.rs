@@ -1,9 +1,16 @@
 //! bench/http: HTTP/1.1 from the engine's cache against nginx, in the same
 //! run, on the same cores, with the same load generator.
 //!
-//! What is compared (this is the "second figure" of the issue):
+//! What is compared, each against the same nginx rounds:
 //!
-//! - **anyedge**: `wrk -> TAP -> engine`. The engine runs in cdn mode on a
+//! - **anyedge (engine client, mem)**, the issue's first figure: the
+//!   engine serving its cache on one polling core (cpu 1) and the engine's
+//!   own TCP in client mode as the load generator on the other (cpu 0;
+//!   `anyedge_bench::loadgen`, 64 connections, keep-alive or a new
+//!   connection per request, latency in hdrhistogram), joined by a mem port
+//!   pair (`anyedge_bench::http_mem`): no kernel on the path.
+//! - **anyedge (wrk -> TAP)**, the second figure: the engine runs in cdn
+//!   mode on a
 //!   TAP port it creates (`aeb0`) in a network namespace of its own, as
 //!   10.0.2.2 (`-l 0-1`: it polls on cpu 1), serving its cache, loaded from
 //!   a tmpfs directory; the kernel side of the TAP is 10.0.2.1/24. Every
@@ -14,10 +21,11 @@
 //!   `keepalive_requests 100000`, listening on 127.0.0.1:80 in the same
 //!   namespace, serving the same files from the same tmpfs directory.
 //!
-//! The load generator for both is `taskset -c 0 wrk -t1 -c64 -dSECONDSs
-//! --latency URL`, run in the namespace with `ip netns exec`. The first
-//! figure of the issue, engine to engine over mem ports or DPDK memif with
-//! the engine's own TCP client as the load generator, is not built yet.
+//! The load generator of the TAP and nginx rounds is `taskset -c 0 wrk -t1
+//! -c64 -dSECONDSs --latency URL`, run in the namespace with `ip netns
+//! exec`. The mem rounds cannot use wrk (it needs the kernel's TCP); the
+//! engine's client does what wrk does (one request per connection in
+//! flight, the next once the whole response is in).
 //!
 //! Rows (rounds alternate: nginx, anyedge, nginx, ...; every round starts
 //! its server, checks one response byte for byte with curl, measures, and
@@ -1219,13 +1227,40 @@ fn run_all(lab: &mut Lab, secs: u32, rounds: usize) -> Result<Outcome> {
     let mut failed = Vec::new();
     for case in &CASES {
         let mut row = Row {
-            name: case.name.to_string(),
+            name: format!("{} (wrk -> TAP)", case.name),
             unit: case.unit,
             ours: Vec::new(),
             peer: Vec::new(),
         };
-        let (mut lat_ours, mut lat_peer) = (Vec::new(), Vec::new());
+        let mut mem_row = Row {
+            name: format!("{} (engine client, mem)", case.name),
+            ..row.clone()
+        };
+        let (mut lat_ours, mut lat_peer, mut lat_mem) = (Vec::new(), Vec::new(), Vec::new());
         for r in 1..=rounds {
+            match mem_round(&lab.dir.join("content"), case, secs) {
+                Ok(m) => {
+                    println!(
+                        "{} round {r}: anyedge, engine client over mem ports: {:.2} {} ({:.0} req/s, \
+                         {:.1} MiB/s; latency p50 {}, p99 {}, p99.9 {}; server core busy {:.0}%)",
+                        case.name,
+                        m.value,
+                        case.unit,
+                        m.round.rps,
+                        m.round.bytes_per_s / (1u64 << 20) as f64,
+                        fmt_us(m.round.lat_us[0]),
+                        fmt_us(m.round.lat_us[1]),
+                        fmt_us(m.round.lat_us[2]),
+                        m.round.server_busy_pct,
+                    );
+                    mem_row.ours.push(m.value);
+                    lat_mem.push([m.round.lat_us[0], 0.0, 0.0, m.round.lat_us[1]]);
+                }
+                Err(e) => {
+                    println!("{} round {r}: anyedge (mem) FAILED: {e:#}", case.name);
+                    failed.push(format!("{} round {r}: anyedge (mem)", case.name));
+                }
+            }
             for kind in [Kind::Nginx, Kind::Anyedge] {
                 match round(lab, kind, case, secs)? {
                     Ok(m) => {
@@ -1282,14 +1317,59 @@ fn run_all(lab: &mut Lab, secs: u32, rounds: usize) -> Result<Outcome> {
                 }
             }
         }
+        mem_row.peer = row.peer.clone();
         lat.push((
-            case.name.to_string(),
+            mem_row.name.clone(),
+            lat_medians(&lat_mem),
+            lat_medians(&lat_peer),
+        ));
+        lat.push((
+            row.name.clone(),
             lat_medians(&lat_ours),
             lat_medians(&lat_peer),
         ));
+        rows.push(mem_row);
         rows.push(row);
     }
     Ok((rows, lat, failed))
+}
+
+/// A mem-pair round's figure and its details.
+struct MemMeas {
+    value: f64,
+    round: anyedge_bench::http_mem::MemRound,
+}
+
+/// One engine-to-engine round (`anyedge_bench::http_mem`): the server on
+/// cpu 1 like nginx's worker, the load generator (CONNS connections) on
+/// cpu WRK_CPU like wrk, in a thread of its own so that this thread's cpu
+/// affinity stays as it was.
+fn mem_round(dir: &Path, case: &Case, secs: u32) -> Result<MemMeas> {
+    let (dir, file, close) = (dir.to_path_buf(), case.file, case.close);
+    let r = std::thread::spawn(move || {
+        anyedge_bench::http_mem::round(
+            &dir,
+            file,
+            close,
+            CONNS as usize,
+            f64::from(secs),
+            1,
+            WRK_CPU as usize,
+        )
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the mem round panicked"))??;
+    if r.errors > 0 {
+        bail!("{} errors (non-200 or broken responses)", r.errors);
+    }
+    Ok(MemMeas {
+        value: if case.gbps {
+            r.bytes_per_s * 8.0 / 1e9
+        } else {
+            r.rps
+        },
+        round: r,
+    })
 }
 
 /// The first three fields of /proc/loadavg.
@@ -1320,8 +1400,8 @@ fn main() -> Result<()> {
         "  nginx:   wrk -> loopback -> nginx at {NGINX_IP} (1 worker pinned to cpu 1, sendfile)"
     );
     println!(
-        "  this is the second figure of the issue; the first (engine to engine over mem ports or \
-         memif, the engine's own TCP client as load generator) is not built yet"
+        "  anyedge (engine client, mem): the engine serving on cpu 1, the engine's own TCP as the \
+         load generator ({CONNS} connections) on cpu {WRK_CPU}, joined by mem ports (no kernel)"
     );
     let load0 = loadavg();
     let outcome = {
@@ -1341,7 +1421,10 @@ fn main() -> Result<()> {
         loadavg()
     );
 
-    println!("\nlatency (wrk --latency, medians of the rounds that counted; 64 connections):");
+    println!(
+        "\nlatency (wrk --latency, or the engine client's hdrhistogram; medians of the rounds \
+         that counted; 64 connections):"
+    );
     let mut md = String::from(
         "| row | anyedge p50 | anyedge p99 | nginx p50 | nginx p99 |\n|---|---|---|---|---|\n",
     );
