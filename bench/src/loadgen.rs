@@ -50,6 +50,37 @@ struct Slot {
     body_left: Option<u64>,
 }
 
+/// What completing a response updates.
+struct Done<'a> {
+    measuring: bool,
+    close: bool,
+    stats: &'a mut LoadStats,
+    hist: &'a mut Histogram<u64>,
+}
+
+impl Done<'_> {
+    fn bytes(&mut self, n: u64) {
+        if self.measuring {
+            self.stats.bytes += n;
+        }
+    }
+
+    /// The whole response is in: count it, and close in close mode.
+    fn response(&mut self, s: &mut Slot, c: &mut anyedge_tcp::Conn, now: u64) {
+        s.busy = false;
+        s.body_left = None;
+        s.head.clear();
+        if self.measuring {
+            self.stats.requests += 1;
+            let us = (now.saturating_sub(s.sent_at) / 1000).max(1);
+            let _ = self.hist.record(us);
+        }
+        if self.close {
+            c.close();
+        }
+    }
+}
+
 /// The load generator (see the module docs).
 pub struct LoadGen<P: Port> {
     rx: P::Rx,
@@ -255,60 +286,64 @@ impl<P: Port> LoadGen<P> {
             return;
         };
         let s = &mut self.slots[id];
+        let mut done = Done {
+            measuring: self.measuring,
+            close: self.close,
+            stats: &mut self.stats,
+            hist: &mut self.latency_us,
+        };
         loop {
-            let n = c.recv(&mut self.scratch);
+            // Body bytes are counted and dropped where they lie (no copy),
+            // as wrk does with what it reads.
+            if let (true, Some(left)) = (s.busy, s.body_left) {
+                let n = c.recv_discard(left as usize) as u64;
+                if n == 0 {
+                    break;
+                }
+                done.bytes(n);
+                s.body_left = Some(left - n);
+                if left == n {
+                    done.response(s, c, now);
+                }
+                continue;
+            }
+            // A head: read a little at a time, so that the body after it
+            // mostly stays in the ring.
+            let n = c.recv(&mut self.scratch[..2048]);
             if n == 0 {
                 break;
             }
-            if self.measuring {
-                self.stats.bytes += n as u64;
-            }
+            done.bytes(n as u64);
             let mut data = &self.scratch[..n];
             while !data.is_empty() && s.busy {
                 if s.body_left.is_none() {
-                    let take = data
-                        .len()
-                        .min(MAX_HEAD + 4 - s.head.len().min(MAX_HEAD + 4));
                     let old = s.head.len();
+                    let take = data.len().min((MAX_HEAD + 4).saturating_sub(old));
                     s.head.extend_from_slice(&data[..take]);
                     let Some(end) = s.head.windows(4).position(|w| w == b"\r\n\r\n") else {
                         if s.head.len() > MAX_HEAD {
-                            self.stats.errors += 1;
+                            done.stats.errors += 1;
                             c.abort();
                             s.busy = false;
                         }
                         data = &data[take..];
                         continue;
                     };
-                    let used = end + 4 - old;
-                    match head_length(&s.head[..end + 4]) {
-                        Some(len) => s.body_left = Some(len),
-                        None => {
-                            self.stats.errors += 1;
-                            c.abort();
-                            s.busy = false;
-                            break;
-                        }
-                    }
-                    data = &data[used..];
+                    let Some(len) = head_length(&s.head[..end + 4]) else {
+                        done.stats.errors += 1;
+                        c.abort();
+                        s.busy = false;
+                        break;
+                    };
+                    s.body_left = Some(len);
+                    data = &data[end + 4 - old..];
                 }
                 let left = s.body_left.unwrap_or(0);
                 let k = (data.len() as u64).min(left);
                 s.body_left = Some(left - k);
                 data = &data[k as usize..];
-                if left - k == 0 {
-                    // The whole response is in.
-                    s.busy = false;
-                    s.body_left = None;
-                    s.head.clear();
-                    if self.measuring {
-                        self.stats.requests += 1;
-                        let us = (now.saturating_sub(s.sent_at) / 1000).max(1);
-                        let _ = self.latency_us.record(us);
-                    }
-                    if self.close {
-                        c.close();
-                    }
+                if left == k {
+                    done.response(s, c, now);
                 }
             }
         }

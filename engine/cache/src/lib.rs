@@ -62,6 +62,14 @@ impl Drop for Object {
     }
 }
 
+/// An object's bytes, so that a connection can send them by reference
+/// (`anyedge_tcp::buffer::Shared`: an `Arc<Object>` is one without a copy).
+impl AsRef<[u8]> for Object {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 impl std::fmt::Debug for Object {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Object")

@@ -15,6 +15,7 @@ use anyedge_http::{
     ObjectMeta, Parsed,
 };
 use anyedge_port::Counter;
+use anyedge_tcp::buffer::Shared;
 use anyedge_tcp::Conn;
 use std::sync::Arc;
 
@@ -458,25 +459,29 @@ impl HttpConn {
     /// Copies the next response bytes into the connection's send buffer.
     fn pump(&mut self, c: &mut Conn, ctx: &HttpCtx) {
         while self.next < self.chunks.len() {
-            let (src, is_body): (&[u8], bool) = match self.chunks[self.next] {
-                Chunk::Head { start, len } => (&self.head[start..start + len], false),
+            let (n, want) = match self.chunks[self.next] {
+                Chunk::Head { start, len } => {
+                    let rest = &self.head[start + (self.offset as usize).min(len)..start + len];
+                    (c.send(rest), rest.len())
+                }
+                // Zero-copy TX: the body goes into the send buffer as a
+                // reference to the cached object, and segments are cut
+                // from the cache region itself.
                 Chunk::Object { offset, len } => match &self.obj {
                     Some(o) => {
-                        let b = o.bytes();
-                        let s = (offset as usize).min(b.len());
-                        let e = ((offset + len) as usize).min(b.len());
-                        (&b[s..e], true)
+                        let total = o.bytes().len() as u64;
+                        let s = (offset + self.offset).min(total);
+                        let e = (offset + len).min(total);
+                        let shared: Shared = o.clone();
+                        let n = c.send_shared(&shared, s as usize, (e - s) as usize);
+                        ctx.counters.body_bytes.add(n as u64);
+                        (n, (e - s) as usize)
                     }
-                    None => (&[][..], true),
+                    None => (0, 0),
                 },
             };
-            let rest = &src[(self.offset as usize).min(src.len())..];
-            let n = c.send(rest);
-            if is_body {
-                ctx.counters.body_bytes.add(n as u64);
-            }
             self.offset += n as u64;
-            if n < rest.len() {
+            if n < want {
                 return;
             }
             self.next += 1;

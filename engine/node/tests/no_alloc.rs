@@ -83,6 +83,30 @@ fn deliver(now: u64, from: &mut Conn, to: &mut Conn, buf: &mut [u8]) -> usize {
     moved
 }
 
+/// A client and a server connection after their handshake.
+fn connected(now: u64, buf: &mut [u8]) -> (Conn, Conn) {
+    let cfg = ConnConfig {
+        delayed_ack_ns: 0,
+        ..ConnConfig::default()
+    };
+    let srv_addr: SocketAddrV4 = "203.0.113.10:80".parse().unwrap();
+    let cli_addr: SocketAddrV4 = "10.0.1.2:40000".parse().unwrap();
+    let mut cli = Conn::connect(cfg, cli_addr, srv_addr, 1000, now);
+    let syn = cli.poll_transmit(now, buf).unwrap();
+    let syn_seg = Segment {
+        seq: syn.hdr.seq,
+        ack: syn.hdr.ack,
+        flags: syn.hdr.flags,
+        window: syn.hdr.window,
+        opts: syn.hdr.options,
+        payload: &[],
+    };
+    let mut srv = Conn::accept(cfg, srv_addr, cli_addr, 5000, &syn_seg, now);
+    deliver(now, &mut srv, &mut cli, buf);
+    deliver(now, &mut cli, &mut srv, buf);
+    (cli, srv)
+}
+
 #[test]
 fn keep_alive_requests_make_no_heap_allocation_on_the_server() {
     let dir = std::env::temp_dir().join(format!("anyedge-noalloc-{}", std::process::id()));
@@ -102,28 +126,10 @@ fn keep_alive_requests_make_no_heap_allocation_on_the_server() {
         fetch_misses: false,
     };
 
-    let cfg = ConnConfig {
-        delayed_ack_ns: 0,
-        ..ConnConfig::default()
-    };
-    let srv_addr: SocketAddrV4 = "203.0.113.10:80".parse().unwrap();
-    let cli_addr: SocketAddrV4 = "10.0.1.2:40000".parse().unwrap();
     let mut now = 1_000_000u64;
     let mut buf = vec![0u8; 65536];
-    let mut cli = Conn::connect(cfg, cli_addr, srv_addr, 1000, now);
-    let syn = cli.poll_transmit(now, &mut buf).unwrap();
-    let syn_seg = Segment {
-        seq: syn.hdr.seq,
-        ack: syn.hdr.ack,
-        flags: syn.hdr.flags,
-        window: syn.hdr.window,
-        opts: syn.hdr.options,
-        payload: &[],
-    };
-    let mut srv = Conn::accept(cfg, srv_addr, cli_addr, 5000, &syn_seg, now);
+    let (mut cli, mut srv) = connected(now, &mut buf);
     let mut http = HttpConn::new(now);
-    deliver(now, &mut srv, &mut cli, &mut buf);
-    deliver(now, &mut cli, &mut srv, &mut buf);
 
     let mut sink = vec![0u8; 512 * 1024];
     // One request, answered to its last byte; returns response bytes.
@@ -175,6 +181,61 @@ fn keep_alive_requests_make_no_heap_allocation_on_the_server() {
     assert_eq!(
         total, 0,
         "heap allocations while serving 50 keep-alive requests"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_body_goes_out_by_reference_to_the_cached_object_not_as_a_copy() {
+    let dir = std::env::temp_dir().join(format!("anyedge-zerocopy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("big.bin"), vec![9u8; 200 * 1024]).unwrap();
+    let cache = Cache::new(8 << 20, Some(dir.clone())).unwrap();
+    cache.load_dir(&dir).unwrap();
+    let (limits, counters) = (Limits::default(), HttpCounters::default());
+    let ctx = HttpCtx {
+        anycast: None,
+        cache: &cache,
+        limits: &limits,
+        unix_now: 1_700_000_000,
+        counters: &counters,
+        fetch_misses: false,
+    };
+    let mut now = 1_000_000u64;
+    let mut buf = vec![0u8; 65536];
+    let (mut cli, mut srv) = connected(now, &mut buf);
+    let obj = cache.get("big.bin").unwrap();
+    let refs = std::sync::Arc::strong_count(&obj);
+    let mut http = HttpConn::new(now);
+    cli.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    deliver(now, &mut cli, &mut srv, &mut buf);
+    http.serve(&mut srv, now, &ctx);
+    // The whole body is queued (the send buffer is larger), as one
+    // reference to the object: the send buffer holds it, not its bytes.
+    assert!(srv.buffered().0 > 200 * 1024, "{:?}", srv.buffered());
+    assert!(
+        std::sync::Arc::strong_count(&obj) > refs,
+        "the send buffer holds the object"
+    );
+    let mut sink = vec![0u8; 512 * 1024];
+    let mut got = Vec::new();
+    for _ in 0..1000 {
+        now += 100_000;
+        http.serve(&mut srv, now, &ctx);
+        deliver(now, &mut srv, &mut cli, &mut buf);
+        let n = cli.recv(&mut sink);
+        got.extend_from_slice(&sink[..n]);
+        deliver(now, &mut cli, &mut srv, &mut buf);
+        if srv.buffered().0 == 0 && srv.in_flight() == 0 {
+            break;
+        }
+    }
+    let body = &got[got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    assert_eq!(body, obj.bytes(), "the client got the object's bytes");
+    assert_eq!(
+        std::sync::Arc::strong_count(&obj),
+        refs,
+        "acknowledged: the reference is dropped"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

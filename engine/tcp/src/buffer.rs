@@ -12,35 +12,136 @@
 //! the peer.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Out-of-order ranges the receive buffer keeps (beyond this, segments that
 /// open new ranges are dropped).
 pub const MAX_OOO_RANGES: usize = 1024;
 
-/// Bytes the application has written and the peer has not acknowledged.
+/// Bytes the application shares instead of copying (a cached object): the
+/// send buffer keeps a reference to them until they are acknowledged, and
+/// segments are cut straight from them (issue 5's zero-copy TX: the object
+/// is read where it lies, once per transmission).
+pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A run of the send buffer: bytes copied into the ring, or a range of
+/// shared bytes.
+enum Part {
+    /// The next this-many bytes of the ring.
+    Owned(usize),
+    /// `len` bytes of `data` from `start`.
+    Shared {
+        data: Shared,
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Owned(n) => *n,
+            Part::Shared { len, .. } => *len,
+        }
+    }
+}
+
+impl std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Part::Owned(n) => write!(f, "Owned({n})"),
+            Part::Shared { start, len, .. } => write!(f, "Shared({start}..+{len})"),
+        }
+    }
+}
+
+/// Bytes the application has written and the peer has not acknowledged:
+/// copied bytes in a ring and shared ranges ([`Shared`]), in stream order.
+/// Both count against the capacity, so flow control is the same whichever
+/// way bytes came in.
 #[derive(Debug)]
 pub struct SendBuf {
-    data: VecDeque<u8>,
+    ring: VecDeque<u8>,
+    parts: VecDeque<Part>,
+    len: usize,
     cap: usize,
+}
+
+/// Copies `out.len()` ring bytes from `from` into `out`.
+fn ring_copy(ring: &VecDeque<u8>, from: usize, out: &mut [u8]) {
+    let (a, b) = ring.as_slices();
+    let n = out.len();
+    let mut done = 0;
+    if from < a.len() {
+        let k = n.min(a.len() - from);
+        out[..k].copy_from_slice(&a[from..from + k]);
+        done = k;
+    }
+    if done < n {
+        let start = from + done - a.len();
+        out[done..].copy_from_slice(&b[start..start + n - done]);
+    }
 }
 
 impl SendBuf {
     /// A buffer of `cap` bytes (no storage until the first write).
     pub fn new(cap: usize) -> Self {
         SendBuf {
-            data: VecDeque::new(),
+            ring: VecDeque::new(),
+            parts: VecDeque::new(),
+            len: 0,
             cap,
         }
     }
-    /// Appends as much of `bytes` as fits; returns how much.
+    /// Appends as much of `bytes` as fits (copying them); returns how much.
     pub fn write(&mut self, bytes: &[u8]) -> usize {
         let n = bytes.len().min(self.free());
-        if n > 0 && self.data.capacity() < self.cap {
-            // The whole ring at once: it never reallocates afterwards.
-            self.data.reserve_exact(self.cap - self.data.len());
+        if n == 0 {
+            return 0;
         }
-        self.data.extend(&bytes[..n]);
+        self.ring.extend(&bytes[..n]);
+        match self.parts.back_mut() {
+            Some(Part::Owned(k)) => *k += n,
+            _ => self.parts.push_back(Part::Owned(n)),
+        }
+        self.len += n;
         n
+    }
+    /// Appends as much of `data[start..start + len]` as fits, by reference;
+    /// returns how much. A range that continues the last one of the same
+    /// data extends it.
+    pub fn write_shared(&mut self, data: &Shared, start: usize, len: usize) -> usize {
+        let avail = (**data).as_ref().len().saturating_sub(start);
+        let n = len.min(avail).min(self.free());
+        if n == 0 {
+            return 0;
+        }
+        match self.parts.back_mut() {
+            Some(Part::Shared {
+                data: d,
+                start: s,
+                len: l,
+            }) if Arc::ptr_eq(d, data) && *s + *l == start => *l += n,
+            _ => self.parts.push_back(Part::Shared {
+                data: data.clone(),
+                start,
+                len: n,
+            }),
+        }
+        self.len += n;
+        n
+    }
+    /// Bytes held (from SND.UNA on).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Room left.
+    pub fn free(&self) -> usize {
+        self.cap - self.len
     }
     /// Capacity, bytes.
     pub fn capacity(&self) -> usize {
@@ -48,47 +149,75 @@ impl SendBuf {
     }
     /// Whether the ring's storage is allocated.
     pub fn has_storage(&self) -> bool {
-        self.data.capacity() > 0
+        self.ring.capacity() > 0
     }
     /// Empties the buffer for another connection, keeping its storage.
     pub fn recycle(&mut self) {
-        self.data.clear();
-    }
-    /// Bytes held (from SND.UNA on).
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-    /// Whether the buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-    /// Room left.
-    pub fn free(&self) -> usize {
-        self.cap - self.data.len()
+        self.ring.clear();
+        self.parts.clear();
+        self.len = 0;
     }
     /// Copies bytes from `offset` (relative to SND.UNA) into `out`; returns how many.
     pub fn copy_at(&self, offset: usize, out: &mut [u8]) -> usize {
-        if offset >= self.data.len() {
+        if offset >= self.len {
             return 0;
         }
-        let n = out.len().min(self.data.len() - offset);
-        let (a, b) = self.data.as_slices();
-        let mut done = 0;
-        if offset < a.len() {
-            let k = n.min(a.len() - offset);
-            out[..k].copy_from_slice(&a[offset..offset + k]);
-            done = k;
-        }
-        if done < n {
-            let start = offset + done - a.len();
-            out[done..n].copy_from_slice(&b[start..start + n - done]);
+        let n = out.len().min(self.len - offset);
+        let (mut pos, mut ring_pos, mut done) = (0, 0, 0);
+        for p in &self.parts {
+            let plen = p.len();
+            if pos + plen > offset + done {
+                let from = offset + done - pos;
+                let k = (plen - from).min(n - done);
+                let dst = &mut out[done..done + k];
+                match p {
+                    Part::Owned(_) => ring_copy(&self.ring, ring_pos + from, dst),
+                    Part::Shared { data, start, .. } => {
+                        let s = start + from;
+                        dst.copy_from_slice(&(**data).as_ref()[s..s + k]);
+                    }
+                }
+                done += k;
+                if done == n {
+                    break;
+                }
+            }
+            pos += plen;
+            if let Part::Owned(_) = p {
+                ring_pos += plen;
+            }
         }
         n
     }
     /// Drops `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.data.len());
-        self.data.drain(..n);
+        let mut n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.parts.front_mut() else {
+                break;
+            };
+            let plen = front.len();
+            if plen <= n {
+                if let Part::Owned(k) = front {
+                    self.ring.drain(..*k);
+                }
+                self.parts.pop_front();
+                n -= plen;
+                continue;
+            }
+            match front {
+                Part::Owned(k) => {
+                    self.ring.drain(..n);
+                    *k -= n;
+                }
+                Part::Shared { start, len, .. } => {
+                    *start += n;
+                    *len -= n;
+                }
+            }
+            n = 0;
+        }
     }
 }
 
@@ -252,6 +381,43 @@ mod tests {
     }
 
     #[test]
+    fn shared_ranges_and_copies_interleave_and_are_consumed_in_order() {
+        let obj: Shared = Arc::new((0..=255u8).collect::<Vec<u8>>());
+        let mut s = SendBuf::new(300);
+        assert_eq!(s.write(b"HEAD"), 4);
+        assert_eq!(s.write_shared(&obj, 10, 100), 100);
+        assert_eq!(s.write_shared(&obj, 110, 50), 50, "continues the range");
+        assert_eq!(s.parts.len(), 2);
+        assert_eq!(s.write(b"--"), 2);
+        assert_eq!(s.write_shared(&obj, 250, 100), 6, "clamped to the data");
+        assert_eq!(s.write_shared(&obj, 0, 1000), 138, "clamped to the room");
+        assert_eq!((s.len(), s.free()), (300, 0));
+        let mut want = b"HEAD".to_vec();
+        want.extend(10..160u8);
+        want.extend_from_slice(b"--");
+        want.extend(250..=255u8);
+        want.extend(0..138u8);
+        for off in [0, 3, 4, 5, 153, 154, 156, 161, 299] {
+            let mut out = vec![0u8; 64];
+            let n = s.copy_at(off, &mut out);
+            assert_eq!(n, 64.min(300 - off));
+            assert_eq!(&out[..n], &want[off..off + n], "at {off}");
+        }
+        s.consume(5);
+        s.consume(150);
+        let mut out = vec![0u8; 300];
+        assert_eq!(s.copy_at(0, &mut out), 145);
+        assert_eq!(&out[..145], &want[155..]);
+        s.consume(1000);
+        assert!(s.is_empty() && s.parts.is_empty() && s.ring.is_empty());
+        assert_eq!(
+            Arc::strong_count(&obj),
+            1,
+            "references dropped when acknowledged"
+        );
+    }
+
+    #[test]
     fn storage_comes_with_the_first_byte_and_survives_recycling() {
         let mut s = SendBuf::new(1 << 16);
         let mut r = RecvBuf::new(1 << 16);
@@ -321,6 +487,44 @@ mod tests {
     }
 
     proptest! {
+        /// Any mix of copied and shared writes, consumes and reads agrees
+        /// with a plain byte vector holding the same stream.
+        #[test]
+        fn send_buffer_matches_a_plain_stream(ops in proptest::collection::vec((0u8..4, 0usize..700, 0usize..700), 1..60)) {
+            let obj: Shared = Arc::new((0..5000).map(|i| (i * 13 % 251) as u8).collect::<Vec<u8>>());
+            let mut s = SendBuf::new(2048);
+            let mut model: Vec<u8> = Vec::new();
+            for (op, a, b) in ops {
+                match op {
+                    0 => {
+                        let bytes: Vec<u8> = (0..a).map(|i| (i + b) as u8).collect();
+                        let n = s.write(&bytes);
+                        prop_assert_eq!(n, a.min(2048 - model.len()));
+                        model.extend_from_slice(&bytes[..n]);
+                    }
+                    1 => {
+                        let start = a * 7;
+                        let n = s.write_shared(&obj, start, b);
+                        let want = b.min(5000usize.saturating_sub(start)).min(2048 - model.len());
+                        prop_assert_eq!(n, want);
+                        model.extend_from_slice(&(*obj).as_ref()[start..start + n]);
+                    }
+                    2 => {
+                        s.consume(a);
+                        model.drain(..a.min(model.len()));
+                    }
+                    _ => {
+                        let mut out = vec![0u8; b];
+                        let n = s.copy_at(a, &mut out);
+                        let want = if a >= model.len() { 0 } else { b.min(model.len() - a) };
+                        prop_assert_eq!(n, want);
+                        prop_assert_eq!(&out[..n], &model[a.min(model.len())..a.min(model.len()) + n]);
+                    }
+                }
+                prop_assert_eq!(s.len(), model.len());
+            }
+        }
+
         /// Any arrival order of any segmentation gives back the stream.
         #[test]
         fn any_order_reassembles(data in proptest::collection::vec(any::<u8>(), 1..2000), cuts in proptest::collection::vec(1usize..300, 1..40), seed: u64) {

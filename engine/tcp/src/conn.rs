@@ -18,7 +18,7 @@
 //! probes (3.8.6.1) and keep-alives (3.8.4). Nagle is off. Overlay early
 //! data (issue 7: data before the SYN-ACK, on a proposed ISN) is in [`early`].
 
-use crate::buffer::{RecvBuf, SendBuf};
+use crate::buffer::{RecvBuf, SendBuf, Shared};
 use crate::cc::{Cc, CcKind, Congestion};
 use crate::rtt::RttEstimator;
 use crate::seq::Seq;
@@ -704,6 +704,22 @@ impl Conn {
                 let k = self.skip_writes.min(data.len());
                 self.skip_writes -= k;
                 k + self.tx.write(&data[k..])
+            }
+            _ => 0,
+        }
+    }
+
+    /// Queues `len` bytes of `data` from `start` by reference, without
+    /// copying them (the send buffer holds `data` until the bytes are
+    /// acknowledged, and segments are cut from it); returns how many fit.
+    pub fn send_shared(&mut self, data: &Shared, start: usize, len: usize) -> usize {
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if !self.fin_queued =>
+            {
+                let k = self.skip_writes.min(len);
+                self.skip_writes -= k;
+                k + self.tx.write_shared(data, start + k, len - k)
             }
             _ => 0,
         }
