@@ -19,7 +19,7 @@ use crate::stats::{NodeDrop, StreamCounters};
 use anyedge_port::{MacAddr, TxQueue};
 use anyedge_tcp::conn::{ConnConfig, Event, Segment, State};
 use anyedge_tcp::table::{ConnId, Dispatch, Table, TableConfig, TableStats};
-use anyedge_wire::{emit_arp, emit_tcp, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST};
+use anyedge_wire::{emit_arp, emit_tcp, emit_tcp_with, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST};
 use std::net::SocketAddrV4;
 
 /// What a connection is for.
@@ -732,13 +732,28 @@ impl TcpStack {
             } else {
                 m.pace = (0, now);
             }
-            let Some(o) = c.poll_transmit(now, &mut self.scratch) else {
+            // The payload goes from the send buffer (a cached object's
+            // region, for HTTP bodies) straight into the frame.
+            let Some((o, at)) = c.poll_segment(now, self.scratch.len()) else {
                 return false;
             };
             let h: TcpHeader = o.hdr;
-            let payload = &self.scratch[..o.payload_len];
+            let c = &*c;
             match frame_from(txq, counters, |buf| {
-                emit_tcp(buf, peer_mac, our_mac, None, src, dst, 64, &h, payload)
+                emit_tcp_with(
+                    buf,
+                    peer_mac,
+                    our_mac,
+                    None,
+                    src,
+                    dst,
+                    64,
+                    &h,
+                    o.payload_len,
+                    |p| {
+                        c.copy_payload(at, p);
+                    },
+                )
             }) {
                 Some(b) => {
                     m.pace.0 = m.pace.0.saturating_sub(o.payload_len as u64 + 40);

@@ -104,10 +104,41 @@ pub fn emit_tcp(
     h: &TcpHeader,
     payload: &[u8],
 ) -> Option<usize> {
+    emit_tcp_with(
+        buf,
+        eth_dst,
+        eth_src,
+        vlan,
+        src,
+        dst,
+        ttl,
+        h,
+        payload.len(),
+        |out| out.copy_from_slice(payload),
+    )
+}
+
+/// As [`emit_tcp`], with the `payload_len` payload bytes written in place
+/// by `fill` (which gets exactly that many bytes of the frame) before the
+/// checksum is computed: a sender can copy its payload straight from where
+/// it lies into the frame, with no staging buffer.
+#[allow(clippy::too_many_arguments)]
+pub fn emit_tcp_with(
+    buf: &mut [u8],
+    eth_dst: MacAddr,
+    eth_src: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    h: &TcpHeader,
+    payload_len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Option<usize> {
     let mut opts = [0u8; MAX_TCP_OPTIONS];
     let olen = emit_tcp_options(&h.options, &mut opts);
     let hlen = 20 + olen;
-    let seg_len = u16::try_from(hlen + payload.len()).ok()?;
+    let seg_len = u16::try_from(hlen + payload_len).ok()?;
     let (out, l4) = ipv4_frame(
         buf,
         eth_dst,
@@ -130,7 +161,7 @@ pub fn emit_tcp(
     seg[16..20].fill(0);
     seg[18..20].fill(0);
     seg[20..hlen].copy_from_slice(&opts[..olen]);
-    seg[hlen..].copy_from_slice(payload);
+    fill(&mut seg[hlen..]);
     let sum = sum_words(seg, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
     seg[16..18].copy_from_slice(&fold(sum).to_be_bytes());
     Some(out.len())

@@ -146,6 +146,35 @@ impl Conn {
     /// The next segment to send, with its payload copied into `payload`
     /// (which should hold at least one MSS). `None` when there is nothing to send.
     pub fn poll_transmit(&mut self, now: u64, payload: &mut [u8]) -> Option<Outgoing> {
+        self.transmit(now, &mut Sink::Copy(payload))
+    }
+
+    /// As [`Conn::poll_transmit`] without copying the payload: returns the
+    /// segment (at most `max_payload` payload bytes) and where its payload
+    /// starts in the send buffer (bytes after SND.UNA). The caller copies it
+    /// with [`Conn::copy_payload`] straight into its frame, before anything
+    /// else happens to the connection (zero-copy TX: the bytes go from
+    /// where they lie, a cached object say, to the frame).
+    pub fn poll_segment(&mut self, now: u64, max_payload: usize) -> Option<(Outgoing, usize)> {
+        let mut sink = Sink::Defer {
+            max: max_payload,
+            at: 0,
+        };
+        let o = self.transmit(now, &mut sink)?;
+        let at = match sink {
+            Sink::Defer { at, .. } => at,
+            Sink::Copy(_) => 0,
+        };
+        Some((o, at))
+    }
+
+    /// Copies the payload of the segment [`Conn::poll_segment`] returned
+    /// (`offset` from it, `out` as long as its `payload_len`).
+    pub fn copy_payload(&self, offset: usize, out: &mut [u8]) -> usize {
+        self.tx.copy_at(offset, out)
+    }
+
+    fn transmit(&mut self, now: u64, payload: &mut Sink<'_>) -> Option<Outgoing> {
         if let Some((seq, ack)) = self.rst_pending.take() {
             let mut h = self.header(now, seq, RST, TcpOptions::default());
             if let Some(a) = ack {
@@ -273,11 +302,11 @@ impl Conn {
         ) || self.early_sending()
     }
 
-    pub(super) fn send_data(&mut self, now: u64, payload: &mut [u8]) -> Option<Outgoing> {
+    fn send_data(&mut self, now: u64, payload: &mut Sink<'_>) -> Option<Outgoing> {
         if !self.can_send_data() {
             return None;
         }
-        let mss = self.eff_mss().min(payload.len());
+        let mss = self.eff_mss().min(payload.max());
         let cwnd = self.cc.cwnd();
         // In recovery with SACK, retransmit the first hole first (RFC 6675 NextSeg rule 1).
         if self.recover.is_some() {
@@ -340,7 +369,7 @@ impl Conn {
         }
         let seq = self.snd_nxt;
         let offset = (seq - self.snd_una) - self.syn_unacked();
-        let n = self.tx.copy_at(offset, &mut payload[..len]);
+        let n = payload.take(&self.tx, offset, len);
         let mut flags = ACK;
         if n > 0 && unsent == 0 {
             flags |= PSH;
@@ -413,10 +442,10 @@ impl Conn {
         (to - from).saturating_sub(self.sacked_between(from, to))
     }
 
-    pub(super) fn retransmit_hole(
+    fn retransmit_hole(
         &mut self,
         now: u64,
-        payload: &mut [u8],
+        payload: &mut Sink<'_>,
         mss: usize,
         cwnd: usize,
     ) -> Option<Outgoing> {
@@ -454,7 +483,7 @@ impl Conn {
             return None;
         }
         let len = (hole_end - s).min(mss);
-        let n = self.tx.copy_at(s - self.snd_una, &mut payload[..len]);
+        let n = payload.take(&self.tx, s - self.snd_una, len);
         let mut opts = self.base_options(now);
         self.add_sack_blocks(&mut opts);
         let h = self.header(now, s, ACK, opts);
@@ -477,6 +506,36 @@ impl Conn {
     pub(super) fn arm_keepalive(&mut self, now: u64) {
         if let Some(idle) = self.cfg.keepalive_ns {
             self.keepalive_at = Some(now + idle);
+        }
+    }
+}
+
+/// Where a segment's payload goes: copied into the caller's buffer, or
+/// only located in the send buffer for the caller to copy later
+/// ([`Conn::poll_segment`]).
+enum Sink<'a> {
+    Copy(&'a mut [u8]),
+    Defer { max: usize, at: usize },
+}
+
+impl Sink<'_> {
+    /// Most payload bytes a segment may carry.
+    fn max(&self) -> usize {
+        match self {
+            Sink::Copy(b) => b.len(),
+            Sink::Defer { max, .. } => *max,
+        }
+    }
+
+    /// Takes `len` bytes at `offset` of `tx` as the payload; returns how
+    /// many there are.
+    fn take(&mut self, tx: &crate::buffer::SendBuf, offset: usize, len: usize) -> usize {
+        match self {
+            Sink::Copy(b) => tx.copy_at(offset, &mut b[..len]),
+            Sink::Defer { at, .. } => {
+                *at = offset;
+                len.min(tx.len().saturating_sub(offset))
+            }
         }
     }
 }
