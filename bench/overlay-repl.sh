@@ -140,29 +140,9 @@ head -c $((1024 * 1024)) /dev/urandom >"$CONTENT/1m.bin"
 # anycast peer with a key); with BACKUP, a primary replicating to it. [tcp]
 # as bench/http (default buffers), since objects are not replicated.
 node_conf() {
-    cat >"$AE_TMP/$1.toml" <<EOF
-[node]
-name = "$1"
-[[port]]
-ip = "$2/24"
-gateway = "$3"
-[anycast]
-vips = ["$VIP"]
-peers = ["$4:7700"]
-listen = 7700
-key = "replica-test-key"
-[http]
-port = 80
-[cache]
-dir = "$CONTENT"
-size = "256MiB"
-[tcp]
-max_conns = 4096
-[overlay]
-role = "edge"
-gateway = "10.0.9.9:7800"
-EOF
-    if [[ -n ${5:-} ]]; then echo "backup = \"$5\"" >>"$AE_TMP/$1.toml"; fi
+    site_conf "$AE_TMP/$1.toml" "$1" "$2" "$3" "$4" replica-test-key "$CONTENT" \
+        "$(printf '[tcp]\nmax_conns = 4096\n[overlay]\nrole = "edge"\ngateway = "10.0.9.9:7800"\n%s' \
+            "${5:+backup = \"$5\"}")"
     if [[ $1 == edge-b ]] && ((B_POLL_SLEEP_US > 0)); then
         sed -i "/^name = /a poll_sleep_us = $B_POLL_SLEEP_US" "$AE_TMP/$1.toml"
     fi

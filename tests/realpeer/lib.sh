@@ -303,6 +303,31 @@ start_engine() {
     log "engine up: pid $ENGINE_PID, ctl socket $ENGINE_SOCK"
 }
 
+# site_conf FILE NAME IP GW PEER KEY CACHE_DIR [EXTRA]: the config of a site
+# node that serves $VIP over HTTP from CACHE_DIR, with the anycast peer
+# channel to PEER (UDP 7700, HMAC key KEY); EXTRA (TOML sections such as
+# [tcp] and [overlay]) is appended as it is.
+site_conf() {
+    cat >"$1" <<EOF
+[node]
+name = "$2"
+[[port]]
+ip = "$3/24"
+gateway = "$4"
+[anycast]
+vips = ["$VIP"]
+peers = ["$5:7700"]
+listen = 7700
+key = "$6"
+[http]
+port = 80
+[cache]
+dir = "$7"
+size = "256MiB"
+${8:-}
+EOF
+}
+
 # start_node NAME IFACE ROUTER_IP LCORES: the engine on TAP IFACE in router
 # ns R with $AE_TMP/NAME.toml, checked to be the engine process itself (what
 # a SIGKILL must hit); gives the router side ROUTER_IP. Sets NODE_PID, NODE_SOCK.

@@ -55,29 +55,9 @@ WANT_SMALL=$(sha_of "$CONTENT/small.bin")
 # node_conf NAME IP GW PEER [BACKUP]: a site node serving the VIP from
 # $CONTENT, an overlay edge; with BACKUP, a primary replicating to it.
 node_conf() {
-    cat >"$AE_TMP/$1.toml" <<EOF
-[node]
-name = "$1"
-[[port]]
-ip = "$2/24"
-gateway = "$3"
-[anycast]
-vips = ["$VIP"]
-peers = ["$4:7700"]
-listen = 7700
-key = "replica-test-key"
-[http]
-port = 80
-[cache]
-dir = "$CONTENT"
-size = "256MiB"
-[tcp]
-send_buf = "8MiB"
-[overlay]
-role = "edge"
-gateway = "10.0.9.9:7800"
-EOF
-    if [[ -n ${5:-} ]]; then echo "backup = \"$5\"" >>"$AE_TMP/$1.toml"; fi
+    site_conf "$AE_TMP/$1.toml" "$1" "$2" "$3" "$4" replica-test-key "$CONTENT" \
+        "$(printf '[tcp]\nsend_buf = "8MiB"\n[overlay]\nrole = "edge"\ngateway = "10.0.9.9:7800"\n%s' \
+            "${5:+backup = \"$5\"}")"
 }
 node_conf edge-a "$A_IP" 10.0.2.1 "$B_IP" "$B_IP:7700"
 node_conf edge-b "$B_IP" 10.0.3.1 "$A_IP"

@@ -83,6 +83,18 @@ fn deliver(now: u64, from: &mut Conn, to: &mut Conn, buf: &mut [u8]) -> usize {
     moved
 }
 
+/// The HTTP server's context: no anycast, no overlay, a fixed clock.
+fn server_ctx<'a>(cache: &'a Cache, limits: &'a Limits, counters: &'a HttpCounters) -> HttpCtx<'a> {
+    HttpCtx {
+        anycast: None,
+        cache,
+        limits,
+        unix_now: 1_700_000_000,
+        counters,
+        fetch_misses: false,
+    }
+}
+
 /// A client and a server connection after their handshake.
 fn connected(now: u64, buf: &mut [u8]) -> (Conn, Conn) {
     let cfg = ConnConfig {
@@ -117,14 +129,7 @@ fn keep_alive_requests_make_no_heap_allocation_on_the_server() {
     cache.load_dir(&dir).unwrap();
     let limits = Limits::default();
     let counters = HttpCounters::default();
-    let ctx = HttpCtx {
-        anycast: None,
-        cache: &cache,
-        limits: &limits,
-        unix_now: 1_700_000_000,
-        counters: &counters,
-        fetch_misses: false,
-    };
+    let ctx = server_ctx(&cache, &limits, &counters);
 
     let mut now = 1_000_000u64;
     let mut buf = vec![0u8; 65536];
@@ -193,14 +198,7 @@ fn the_body_goes_out_by_reference_to_the_cached_object_not_as_a_copy() {
     let cache = Cache::new(8 << 20, Some(dir.clone())).unwrap();
     cache.load_dir(&dir).unwrap();
     let (limits, counters) = (Limits::default(), HttpCounters::default());
-    let ctx = HttpCtx {
-        anycast: None,
-        cache: &cache,
-        limits: &limits,
-        unix_now: 1_700_000_000,
-        counters: &counters,
-        fetch_misses: false,
-    };
+    let ctx = server_ctx(&cache, &limits, &counters);
     let mut now = 1_000_000u64;
     let mut buf = vec![0u8; 65536];
     let (mut cli, mut srv) = connected(now, &mut buf);
