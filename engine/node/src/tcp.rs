@@ -204,6 +204,8 @@ pub struct TcpStack {
     pub(crate) repl_poke_next: u64,
     /// Replication messages of this poll, per peer (one datagram each).
     pub(crate) repl_batch: Vec<(SocketAddrV4, Vec<u8>)>,
+    /// A record being encoded (reused, so that encoding allocates nothing).
+    pub(crate) repl_scratch: Vec<u8>,
     /// When the oldest message of `repl_batch` was queued.
     pub(crate) repl_batch_since: u64,
     /// Segments and datagrams handled since the last drain: while they
@@ -286,6 +288,7 @@ impl TcpStack {
             repl_probe: 0,
             repl_poke_next: 0,
             repl_batch: Vec::new(),
+            repl_scratch: Vec::with_capacity(crate::anycast::peer::MAX_REPL),
             repl_batch_since: 0,
             rx_seen: 0,
         };

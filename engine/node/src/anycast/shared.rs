@@ -81,6 +81,8 @@ pub struct AnycastShared {
     /// Resume policy.
     pub resume: ResumePolicy,
     key: Vec<u8>,
+    /// The key ready for HMAC (`peer::mac`), copied for each message.
+    keyed: hmac::Hmac<sha2::Sha256>,
     /// The table.
     pub table: Mutex<PathTable>,
     /// Counters.
@@ -100,6 +102,7 @@ impl AnycastShared {
             listen: a.listen,
             resume: a.resume,
             key: a.key.clone().unwrap_or_default().into_bytes(),
+            keyed: peer::mac(a.key.as_deref().unwrap_or_default().as_bytes()),
             table: Mutex::new(PathTable::new(a.entries, a.prefix, a.entry_lifetime_ns)),
             counters: AnycastCounters::default(),
         })
@@ -147,7 +150,7 @@ impl AnycastShared {
                 unix_ms,
                 body: Body::Metrics(vec![w]),
             };
-            peer::encode(&self.key, &m, out);
+            peer::encode_with(&self.keyed, &m, out);
         }
     }
 
@@ -166,7 +169,7 @@ impl AnycastShared {
                 unix_ms,
                 body: Body::Reset { client, vip },
             };
-            peer::encode(&self.key, &m, out);
+            peer::encode_with(&self.keyed, &m, out);
             self.counters.notices_sent.inc();
         }
     }
@@ -180,7 +183,7 @@ impl AnycastShared {
                 unix_ms,
                 body: Body::Repl(body),
             };
-            peer::encode(&self.key, &m, out);
+            peer::encode_with(&self.keyed, &m, out);
         }
     }
 
@@ -199,7 +202,7 @@ impl AnycastShared {
             c.peer_unknown.inc();
             return None;
         }
-        let m = match peer::decode(&self.key, data, unix_ms) {
+        let m = match peer::decode_with(&self.keyed, data, unix_ms) {
             Ok(m) => m,
             Err(r) => {
                 match r {

@@ -131,38 +131,18 @@ impl Msg {
         let mut out = Vec::with_capacity(256);
         match self {
             Msg::Record(r) => {
-                out.push(1);
-                put_tuple(&(r.client, r.vip), &mut out);
-                out.extend_from_slice(&r.version.to_be_bytes());
-                r.snap.encode(&mut out);
-                out.push(r.close_after as u8);
-                out.extend_from_slice(&(r.inbuf.len().min(0xffff) as u16).to_be_bytes());
-                out.extend_from_slice(&r.inbuf[..r.inbuf.len().min(0xffff)]);
-                match &r.resp {
-                    None => out.push(0),
-                    Some(p) => {
-                        if p.chunks.len() > MAX_CHUNKS || p.key.len() > 255 || p.etag.len() > 255 {
-                            return None;
-                        }
-                        out.push(1);
-                        out.extend_from_slice(&p.seq.to_be_bytes());
-                        for s in [&p.key, &p.etag] {
-                            out.push(s.len() as u8);
-                            out.extend_from_slice(s.as_bytes());
-                        }
-                        out.extend_from_slice(&(p.head.len().min(0xffff) as u16).to_be_bytes());
-                        out.extend_from_slice(&p.head[..p.head.len().min(0xffff)]);
-                        out.push(p.chunks.len() as u8);
-                        for c in &p.chunks {
-                            let (kind, a, b) = match *c {
-                                Chunk::Head { start, len } => (0u8, start as u64, len as u64),
-                                Chunk::Object { offset, len } => (1u8, offset, len),
-                            };
-                            out.push(kind);
-                            put_varint(a, &mut out);
-                            put_varint(b, &mut out);
-                        }
-                    }
+                let t = (r.client, r.vip);
+                let ok = encode_record(
+                    &mut out,
+                    &t,
+                    r.version,
+                    &r.snap,
+                    r.close_after,
+                    &r.inbuf,
+                    r.resp.as_ref(),
+                );
+                if !ok {
+                    return None;
                 }
             }
             Msg::Ack(t, v) => {
@@ -278,6 +258,56 @@ pub fn split_batch(mut b: &[u8]) -> Option<Vec<Msg>> {
         b = &b[2 + n..];
     }
     Some(out)
+}
+
+/// Appends a record message (what `Msg::Record` encodes) from borrowed
+/// parts, so that a primary writes its live state without building a
+/// [`Record`] first. Returns false when the response does not fit the
+/// format (too many chunks, a key or ETag over 255 bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    t: &Tuple,
+    version: u32,
+    snap: &Snapshot,
+    close_after: bool,
+    inbuf: &[u8],
+    resp: Option<&Resp>,
+) -> bool {
+    out.push(1);
+    put_tuple(t, out);
+    out.extend_from_slice(&version.to_be_bytes());
+    snap.encode(out);
+    out.push(close_after as u8);
+    out.extend_from_slice(&(inbuf.len().min(0xffff) as u16).to_be_bytes());
+    out.extend_from_slice(&inbuf[..inbuf.len().min(0xffff)]);
+    match resp {
+        None => out.push(0),
+        Some(p) => {
+            if p.chunks.len() > MAX_CHUNKS || p.key.len() > 255 || p.etag.len() > 255 {
+                return false;
+            }
+            out.push(1);
+            out.extend_from_slice(&p.seq.to_be_bytes());
+            for s in [&p.key, &p.etag] {
+                out.push(s.len() as u8);
+                out.extend_from_slice(s.as_bytes());
+            }
+            out.extend_from_slice(&(p.head.len().min(0xffff) as u16).to_be_bytes());
+            out.extend_from_slice(&p.head[..p.head.len().min(0xffff)]);
+            out.push(p.chunks.len() as u8);
+            for c in &p.chunks {
+                let (kind, a, b) = match *c {
+                    Chunk::Head { start, len } => (0u8, start as u64, len as u64),
+                    Chunk::Object { offset, len } => (1u8, offset, len),
+                };
+                out.push(kind);
+                put_varint(a, out);
+                put_varint(b, out);
+            }
+        }
+    }
+    true
 }
 
 /// Writes `v` as an unsigned LEB128 varint, 7 bits per byte, low bits

@@ -4,7 +4,7 @@
 //! backup, and the timers that find a backup too slow or gone.
 
 use super::refill::has_body;
-use super::repl::{push_batch, split_batch, Msg, Record, Resp, Tuple, PROBE_NS, RETRY_NS};
+use super::repl::{encode_record, push_batch, split_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
 use crate::arp::ArpCache;
 use crate::fwd::{frame_from, Addrs};
 use crate::http::HttpConn;
@@ -78,14 +78,22 @@ impl TcpStack {
     /// Queues a message for `to`; it leaves with the others of this poll
     /// ([`TcpStack::repl_flush`]).
     fn repl_send(&mut self, now: u64, to: SocketAddrV4, m: &Msg) -> bool {
+        match m.encode() {
+            Some(body) => self.repl_send_bytes(now, to, &body),
+            None => false,
+        }
+    }
+
+    /// Queues an encoded message for `to` (see [`TcpStack::repl_send`]).
+    fn repl_send_bytes(&mut self, now: u64, to: SocketAddrV4, body: &[u8]) -> bool {
         if self.anycast.as_ref().is_none_or(|a| !a.channel()) {
             return false;
         }
-        let Some(body) = m.encode() else {
+        if body.len() + 2 > crate::anycast::peer::MAX_REPL {
             return false;
-        };
+        }
         if let Some(i) = self.repl_batch.iter().position(|(d, _)| *d == to) {
-            if push_batch(&mut self.repl_batch[i].1, &body) {
+            if push_batch(&mut self.repl_batch[i].1, body) {
                 return true;
             }
             // Full: it goes now, and a new batch starts.
@@ -93,7 +101,7 @@ impl TcpStack {
             self.repl_seal(now, d, b);
         }
         let mut b = Vec::with_capacity(crate::anycast::peer::MAX_REPL);
-        push_batch(&mut b, &body);
+        push_batch(&mut b, body);
         if self.repl_batch.is_empty() {
             self.repl_batch_since = now;
         }
@@ -227,15 +235,19 @@ impl TcpStack {
         let v = h.replica();
         let (inbuf, close_after) = (v.inbuf, v.close_after);
         slot.version = slot.version.wrapping_add(1);
-        let rec = Record {
-            client: c.remote,
-            vip: c.local,
-            version: slot.version,
-            snap,
+        // Encoded straight from the live state into a reused buffer (no
+        // Record is built: no copy of the head, the chunks or the request).
+        let mut body = std::mem::take(&mut self.repl_scratch);
+        body.clear();
+        let encoded = encode_record(
+            &mut body,
+            &(c.remote, c.local),
+            slot.version,
+            &snap,
             close_after,
-            inbuf: inbuf.to_vec(),
-            resp: slot.resp.clone(),
-        };
+            inbuf,
+            slot.resp.as_ref(),
+        );
         let sent = Sent {
             version: slot.version,
             rcv: consumed,
@@ -250,7 +262,9 @@ impl TcpStack {
         }
         slot.inflight.push_back(sent);
         slot.wait_since.get_or_insert(now);
-        if !self.repl_send(now, backup, &Msg::Record(rec)) {
+        let queued = encoded && self.repl_send_bytes(now, backup, &body);
+        self.repl_scratch = body;
+        if !queued {
             // Too big for a datagram (or no channel): serve it unreplicated.
             ov.repl.counters.too_big.inc();
             if let Some(s) = self.repl[id].as_mut() {
