@@ -283,10 +283,7 @@ impl HttpConn {
             }
             let room = INBUF - self.inbuf.len();
             if room > 0 && c.readable() > 0 {
-                let start = self.inbuf.len();
-                self.inbuf.resize(start + room, 0);
-                let n = c.recv(&mut self.inbuf[start..]);
-                self.inbuf.truncate(start + n);
+                c.recv_append(&mut self.inbuf, room);
             }
             if self.inbuf.is_empty() {
                 break;

@@ -351,6 +351,21 @@ impl RecvBuf {
         n
     }
 
+    /// Appends up to `max` readable bytes to `out`.
+    pub fn read_append(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
+        let n = max.min(self.len);
+        let cap = self.buf.len();
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(cap - self.head);
+            out.extend_from_slice(&self.buf[self.head..self.head + k]);
+            self.head = (self.head + k) % cap;
+            done += k;
+        }
+        self.len -= n;
+        n
+    }
+
     /// Drops up to `n` readable bytes (for services that discard).
     pub fn discard(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
@@ -447,6 +462,15 @@ mod tests {
         assert_eq!(r.write_at(0, b"1"), 2);
         assert_eq!(r.read(&mut out), 2);
         assert_eq!(&out[..2], b"12");
+        // Appending reads wrap around the ring like `read`.
+        let mut r = RecvBuf::new(8);
+        let mut v = b"x".to_vec();
+        assert_eq!(r.write_at(0, b"abcdef"), 6);
+        assert_eq!(r.read_append(&mut v, 4), 4);
+        assert_eq!(r.write_at(0, b"ghijk"), 5);
+        assert_eq!(r.read_append(&mut v, 100), 7);
+        assert_eq!(v, b"xabcdefghijk");
+        assert_eq!(r.read_append(&mut v, 100), 0);
     }
 
     #[test]

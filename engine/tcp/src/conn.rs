@@ -744,6 +744,15 @@ impl Conn {
         n
     }
 
+    /// Appends up to `max` received bytes to `out` (no staging buffer to
+    /// zero first, as [`Conn::recv`] needs); returns how many.
+    pub fn recv_append(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
+        let before = self.rx.window();
+        let n = self.rx.read_append(out, max);
+        self.after_read(before);
+        n
+    }
+
     /// Drops up to `n` received bytes unread (a discard service).
     pub fn recv_discard(&mut self, n: usize) -> usize {
         let before = self.rx.window();
