@@ -1,9 +1,11 @@
 //! The send buffer and the receive buffer of a connection.
 //!
-//! Both are fixed-size rings, so a peer can never make them grow. Their
-//! storage is taken when the first byte needs it, in one allocation of the
-//! full size: a connection that only handshakes, or sits idle, holds none
-//! (as Linux allocates socket memory with the data). The connection table
+//! Both are bounded by their capacity, so a peer can never make them grow
+//! past it. Their storage is taken when the first byte needs it: the
+//! receive ring in one allocation of its full size, the send ring as
+//! copied bytes come (bodies sent by reference, [`Shared`], take none). A
+//! connection that only handshakes, or sits idle, holds none (as Linux
+//! allocates socket memory with the data). The connection table
 //! keeps the storage of closed connections for the next ones
 //! ([`crate::table::Table`]), so a busy core stops allocating and zeroing
 //! buffers per connection. The receive buffer reassembles out-of-order data
