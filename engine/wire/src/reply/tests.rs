@@ -77,6 +77,18 @@ fn mac_rewrites() {
 }
 
 proptest! {
+    /// The word-wise swap is a plain swap of bytes 0..6 and 6..12, and
+    /// touches nothing else.
+    #[test]
+    fn swap_macs_swaps_the_two_addresses_only(f in proptest::collection::vec(any::<u8>(), 12..80)) {
+        let mut got = f.clone();
+        swap_macs(&mut got);
+        let mut want = f.clone();
+        want[..6].copy_from_slice(&f[6..12]);
+        want[6..12].copy_from_slice(&f[..6]);
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn arp_reply_parses_back(sha in any::<MacAddr>(), spa in any::<u32>(), tpa in any::<u32>(),
                              vlan in proptest::option::of(0u16..4096)) {
