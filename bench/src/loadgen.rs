@@ -13,7 +13,7 @@
 use anyedge_node::client::neigh::{arp_frame, on_arp, Neighbours};
 use anyedge_port::{FrameBuf, MacAddr, Port, RxQueue, TxQueue};
 use anyedge_tcp::conn::ConnConfig;
-use anyedge_tcp::table::{ConnId, Dispatch, FourTuple, Table, TableConfig};
+use anyedge_tcp::table::{ConnId, Dispatch, Table, TableConfig};
 use anyedge_wire::{emit_tcp, parse, ChecksumCaps, Ipv4Addr, L3, L4};
 use hdrhistogram::Histogram;
 use std::net::SocketAddrV4;
@@ -41,7 +41,6 @@ pub struct LoadStats {
 
 #[derive(Debug, Default)]
 struct Slot {
-    used: bool,
     /// A request is out and its response not complete.
     busy: bool,
     sent_at: u64,
@@ -218,12 +217,10 @@ impl<P: Port> LoadGen<P> {
                 }
             }
             let Some(id) = opened else { return };
-            self.slots[id] = Slot {
-                used: true,
-                head: std::mem::take(&mut self.slots[id].head),
-                ..Slot::default()
-            };
-            self.slots[id].head.clear();
+            // A fresh connection in the slot; the head buffer keeps its capacity.
+            let s = &mut self.slots[id];
+            (s.busy, s.sent_at, s.body_left) = (false, 0, None);
+            s.head.clear();
             self.open += 1;
             self.stats.opened += 1;
             self.touched.push(id);
@@ -366,7 +363,6 @@ impl<P: Port> LoadGen<P> {
                 self.stats.errors += 1;
             }
             self.table.reap(id);
-            self.slots[id].used = false;
             self.slots[id].busy = false;
             self.open -= 1;
         } else {
@@ -433,17 +429,6 @@ impl<P: Port> LoadGen<P> {
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.open
-    }
-
-    /// The 4-tuples of the open connections (for diagnostics).
-    pub fn tuples(&self) -> Vec<FourTuple> {
-        self.table
-            .iter()
-            .map(|(_, c)| FourTuple {
-                local: c.local,
-                remote: c.remote,
-            })
-            .collect()
     }
 }
 

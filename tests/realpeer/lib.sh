@@ -303,6 +303,13 @@ start_engine() {
     log "engine up: pid $ENGINE_PID, ctl socket $ENGINE_SOCK"
 }
 
+# route_to IP: the router's route for $VIP (the anycast route) goes via IP.
+route_to() { ip -n "$R" route replace "$VIP/32" via "$1"; }
+# ovl SOCK: the engine's `show overlay json`.
+ovl() { ctl "$1" 'show overlay json'; }
+# rv JSON KEY: a field of the "replication" object of `show overlay json`.
+rv() { json_get "$1" "replication.$2"; }
+
 # site_conf FILE NAME IP GW PEER KEY CACHE_DIR [EXTRA]: the config of a site
 # node that serves $VIP over HTTP from CACHE_DIR, with the anycast peer
 # channel to PEER (UDP 7700, HMAC key KEY); EXTRA (TOML sections such as

@@ -80,7 +80,6 @@ for side in a:10.0.2.1 b:10.0.3.1; do
     ip -n "$R" addr add "${side#*:}/24" dev "$dev"
     ip -n "$R" link set "$dev" up
 done
-route_to() { ip -n "$R" route replace "$VIP/32" via "$1"; }
 route_to "$A_IP"
 
 n=$(ping_received "$C" -c 3 -i 0.2 -W 2 "$VIP")

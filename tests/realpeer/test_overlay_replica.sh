@@ -70,7 +70,6 @@ A_SOCK=$NODE_SOCK
 start_node edge-b ae-b 10.0.3.1 1,0
 B_PID=$NODE_PID
 B_SOCK=$NODE_SOCK
-route_to() { ip -n "$R" route replace "$VIP/32" via "$1"; }
 route_to "$A_IP"
 
 n=$(ping_received "$C" -c 3 -i 0.2 -W 2 "$VIP")
@@ -79,9 +78,6 @@ n=$(ping_received "$R" -c 3 -i 0.2 -W 2 "$B_IP")
 check "B answers ping on its port address (got $n/3)" test "$n" -eq 3
 
 any() { ctl "$1" 'show anycast json'; }
-ovl() { ctl "$1" 'show overlay json'; }
-# rv JSON KEY: a field of the "replication" object of `show overlay json`.
-rv() { json_get "$1" "replication.$2"; }
 check "A's peer channel is on" test "$(json_get "$(any "$A_SOCK")" channel)" = true
 check "B's peer channel is on" test "$(json_get "$(any "$B_SOCK")" channel)" = true
 OA=$(ovl "$A_SOCK") || die "A does not answer 'show overlay json'"

@@ -96,15 +96,12 @@ A_SOCK=$NODE_SOCK
 start_node edge-b ae-b 10.0.3.1 0-1
 B_PID=$NODE_PID
 B_SOCK=$NODE_SOCK
-route_to() { ip -n "$R" route replace "$VIP/32" via "$1"; }
 route_to "$A_IP"
 n=$(ping_received "$C" -c 3 -i 0.2 -W 2 "$VIP")
 check "the VIP answers ping through A (got $n/3)" test "$n" -eq 3
 n=$(ping_received "$O" -c 3 -i 0.2 -W 2 "$G_IP")
 check "the origin reaches the gateway (got $n/3)" test "$n" -eq 3
 
-ovl() { ctl "$1" 'show overlay json'; }
-rv() { json_get "$1" "replication.$2"; }
 cached() { json_get "$(ctl "$1" 'show cache json')" count; }
 check "A and B start with empty caches" test "$(cached "$A_SOCK")" -eq 0 -a "$(cached "$B_SOCK")" -eq 0
 

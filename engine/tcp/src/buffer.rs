@@ -340,27 +340,27 @@ impl RecvBuf {
 
     /// Reads up to `out.len()` bytes.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.len);
-        let cap = self.buf.len();
         let mut done = 0;
-        while done < n {
-            let k = (n - done).min(cap - self.head);
-            out[done..done + k].copy_from_slice(&self.buf[self.head..self.head + k]);
-            self.head = (self.head + k) % cap;
-            done += k;
-        }
-        self.len -= n;
-        n
+        self.take_runs(out.len(), |run| {
+            out[done..done + run.len()].copy_from_slice(run);
+            done += run.len();
+        })
     }
 
     /// Appends up to `max` readable bytes to `out`.
     pub fn read_append(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
+        self.take_runs(max, |run| out.extend_from_slice(run))
+    }
+
+    /// Consumes up to `max` readable bytes, handing each contiguous run of
+    /// the ring to `f` (one, or two where the ring wraps).
+    fn take_runs(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> usize {
         let n = max.min(self.len);
         let cap = self.buf.len();
         let mut done = 0;
         while done < n {
             let k = (n - done).min(cap - self.head);
-            out.extend_from_slice(&self.buf[self.head..self.head + k]);
+            f(&self.buf[self.head..self.head + k]);
             self.head = (self.head + k) % cap;
             done += k;
         }
