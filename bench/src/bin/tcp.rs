@@ -295,6 +295,13 @@ fn anyedge_bulk(secs: f64) -> Result<(f64, String)> {
     let sc = &server["conns"][0];
     let drops_a = exec_json(&mut a, "show drops json")?;
     let drops_b = exec_json(&mut b, "show drops json")?;
+    // Busy share of each node's polling core (a poll that moved frames),
+    // since its start: which end limits the transfer.
+    let busy = |n: &mut Node<MemPort>| -> Result<String> {
+        let v = exec_json(n, "show fwd stats all json")?;
+        Ok(format!("{}%", v["cores"][0]["busy_pct"]))
+    };
+    let (busy_a, busy_b) = (busy(&mut a)?, busy(&mut b)?);
     // Non-zero drop reasons, e.g. tx_full or no_buffer from small rings/pools.
     let nonzero = |d: &Value| -> String {
         let v: Vec<String> = d["drops"]
@@ -313,7 +320,7 @@ fn anyedge_bulk(secs: f64) -> Result<(f64, String)> {
         }
     };
     let info = format!(
-        "server cwnd {} ssthresh {} srtt {} us, retransmits {}; drops A {} B {}",
+        "server cwnd {} ssthresh {} srtt {} us, retransmits {}; busy A {busy_a} B {busy_b}; drops A {} B {}",
         sc["cwnd"],
         sc["ssthresh"],
         sc["srtt_us"],

@@ -303,15 +303,13 @@ impl RecvBuf {
         if self.buf.is_empty() {
             self.buf = vec![0u8; self.cap].into_boxed_slice();
         }
-        let cap = self.buf.len();
-        let mut pos = (self.head + self.len + offset) % cap;
-        let mut src = &data[..n];
-        while !src.is_empty() {
-            let k = src.len().min(cap - pos);
-            self.buf[pos..pos + k].copy_from_slice(&src[..k]);
-            src = &src[k..];
-            pos = (pos + k) % cap;
+        if offset == 0 && self.ooo.is_empty() {
+            // In order with no hole behind: the common case, no range to merge.
+            self.copy_in(0, &data[..n]);
+            self.len += n;
+            return n;
         }
+        self.copy_in(offset, &data[..n]);
         // Merge with the neighbours it overlaps or touches (O(ranges)).
         let (mut lo, mut start, mut stop) = (i, offset, end);
         if touches_prev {
@@ -336,6 +334,19 @@ impl RecvBuf {
             self.len += l;
         }
         grew
+    }
+
+    /// Copies `src` into the ring at `offset` past the contiguous data
+    /// (storage allocated, room checked by the caller).
+    fn copy_in(&mut self, offset: usize, mut src: &[u8]) {
+        let cap = self.buf.len();
+        let mut pos = (self.head + self.len + offset) % cap;
+        while !src.is_empty() {
+            let k = src.len().min(cap - pos);
+            self.buf[pos..pos + k].copy_from_slice(&src[..k]);
+            src = &src[k..];
+            pos = (pos + k) % cap;
+        }
     }
 
     /// Reads up to `out.len()` bytes.

@@ -172,7 +172,12 @@ pub struct Table {
     cfg: TableConfig,
     slots: Vec<Option<Conn>>,
     free: Vec<ConnId>,
-    index: HashMap<FourTuple, ConnId>,
+    /// 4-tuple to slot, the lookup of every segment. Hashed with foldhash,
+    /// seeded at random per table: SipHash (std's default) was 5% of a
+    /// receiving core in bench/tcp's bulk row. A random seed keeps a remote
+    /// host from choosing colliding tuples in advance (hash flooding); the
+    /// SYN queue limit and SYN cookies bound what it can insert at all.
+    index: HashMap<FourTuple, ConnId, foldhash::fast::RandomState>,
     listeners: Vec<u16>,
     wheel: Wheel,
     expired: Vec<(u64, ConnId)>,
@@ -198,7 +203,7 @@ impl Table {
             cfg,
             slots: (0..cap).map(|_| None).collect(),
             free: (0..cap).rev().collect(),
-            index: HashMap::with_capacity(cap),
+            index: HashMap::with_capacity_and_hasher(cap, foldhash::fast::RandomState::default()),
             listeners: Vec::new(),
             wheel: Wheel::new(1024, 1_000_000),
             expired: Vec::with_capacity(cap),
