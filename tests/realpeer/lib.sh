@@ -544,12 +544,17 @@ finish() {
     exit 0
 }
 
-# start_http_engine NS CONTENT: the engine in cdn mode on TAP ae0 in NS,
-# serving CONTENT over HTTP on port 80 and the VIP; the kernel side of ae0
-# gets HOST_IP with a route to the VIP via PORT_IP, and the VIP must answer
-# ping. Uses the caller's PORT_IP, HOST_IP, VIP and AE_TMP.
+# start_http_engine NS CONTENT [EAL ARGS...]: the engine in cdn mode on TAP
+# ae0 in NS, serving CONTENT over HTTP on port 80 and the VIP; the kernel
+# side of ae0 gets HOST_IP with a route to the VIP via PORT_IP, and the VIP
+# must answer ping. Uses the caller's PORT_IP, HOST_IP, VIP and AE_TMP. EAL
+# args default to --no-huge -m 512 and a --file-prefix of this run's; the
+# DPDK tests pass their own (--no-pci, a registered prefix).
 start_http_engine() {
     local ns=$1 content=$2
+    shift 2
+    local eal=("$@")
+    ((${#eal[@]})) || eal=(--no-huge -m 512 --file-prefix "${AE_NS_PREFIX}eng")
     cat >"$AE_TMP/node.toml" <<EOF
 [node]
 name = "edge-a"
@@ -564,8 +569,8 @@ port = 80
 dir = "$content"
 size = "512MiB"
 EOF
-    start_engine "$ns" -l 0-1 --vdev net_tap0,iface=ae0 --no-huge -m 512 \
-        --file-prefix "${AE_NS_PREFIX}eng" -- --forward-mode=cdn --config "$AE_TMP/node.toml" -a
+    start_engine "$ns" -l 0-1 --vdev net_tap0,iface=ae0 "${eal[@]}" \
+        -- --forward-mode=cdn --config "$AE_TMP/node.toml" -a
     wait_link "$ns" ae0 15
     ip -n "$ns" addr add "$HOST_IP/24" dev ae0
     ip -n "$ns" link set ae0 up

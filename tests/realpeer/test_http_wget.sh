@@ -8,7 +8,9 @@
 # to the VIP via 10.0.2.2. `wget -O out http://203.0.113.10/big.bin` must
 # produce the same sha256, the engine's body_bytes must have grown by the
 # object size, and the engine's row of the (closed) connection must show at
-# least that many bytes sent.
+# least that many bytes sent. The body goes out by reference (writev of the
+# headers and the cached object's bytes): the port's tx_zero_copy counter
+# must have grown by at least one frame per full segment of the object.
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -39,6 +41,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 sys.exit(0 if [o["len"] for o in d["objects"] if o["key"] == "big.bin"] == [int(sys.argv[2])] else 1)' "$cache" "$SIZE"
 HTTP0=$(ectl 'show http json')
+ZC0=$(port_stat 0 tx_zero_copy)
 
 log "wget -O out http://$VIP/big.bin"
 t0=$(now_ms)
@@ -56,6 +59,11 @@ d200=$(("$(json_get "$HTTP1" status.200)" - "$(json_get "$HTTP0" status.200)"))
 dbody=$(("$(json_get "$HTTP1" body_bytes)" - "$(json_get "$HTTP0" body_bytes)"))
 check "show http: one more 200 (+$d200)" test "$d200" -eq 1
 check "show http: body_bytes grew by the object size (+$dbody)" test "$dbody" -eq "$SIZE"
+dzc=$(($(port_stat 0 tx_zero_copy) - ZC0))
+# (at most 1448 payload bytes a segment; 90% allows for the segment that
+# carries the response head, which is copied, and for shorter segments)
+check "the body went out by reference: tx_zero_copy +$dzc >= $((SIZE / 1448 * 9 / 10)) frames" \
+    test "$dzc" -ge $((SIZE / 1448 * 9 / 10))
 
 # wget closes after the download; the engine's side of that connection.
 # shellcheck disable=SC2317 # called through wait_for's eval

@@ -271,6 +271,7 @@ impl<P: Port> Node<P> {
                     "tx_packets": s.tx_packets,
                     "tx_bytes": s.tx_bytes,
                     "tx_dropped": s.tx_dropped,
+                    "tx_zero_copy": s.tx_zero_copy,
                 })
             })
             .collect();
@@ -282,9 +283,10 @@ impl<P: Port> Node<P> {
             out += &format!(
                 "  ######################## NIC statistics for port {}  ########################\n  \
                  RX-packets: {:<12} RX-missed: {:<12} RX-bytes:  {}\n  RX-nombuf:  {}\n  \
-                 TX-packets: {:<12} TX-errors: {:<12} TX-bytes:  {}\n",
+                 TX-packets: {:<12} TX-errors: {:<12} TX-bytes:  {}\n  \
+                 TX-zero-copy: {} (frames with their payload sent by reference)\n",
                 p["id"], p["rx_packets"], p["rx_dropped"], p["rx_bytes"], p["rx_nombuf"],
-                p["tx_packets"], p["tx_dropped"], p["tx_bytes"],
+                p["tx_packets"], p["tx_dropped"], p["tx_bytes"], p["tx_zero_copy"],
             );
         }
         Reply::ok(out.trim_end())

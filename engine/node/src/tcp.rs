@@ -19,7 +19,10 @@ use crate::stats::{NodeDrop, StreamCounters};
 use anyedge_port::{MacAddr, TxQueue};
 use anyedge_tcp::conn::{ConnConfig, Event, Segment, State};
 use anyedge_tcp::table::{ConnId, Dispatch, Table, TableConfig, TableStats};
-use anyedge_wire::{emit_arp, emit_tcp, emit_tcp_with, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST};
+use anyedge_wire::{
+    emit_arp, emit_tcp, emit_tcp_head, emit_tcp_with, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST,
+    MIN_HEAD_PAYLOAD,
+};
 use std::net::SocketAddrV4;
 
 /// What a connection is for.
@@ -717,6 +720,7 @@ impl TcpStack {
         };
         m.peer_mac = Some(peer_mac);
         let (src, dst) = (*c.local.ip(), *c.remote.ip());
+        let zero_copy = txq.zero_copy();
         while tx.len() < burst {
             // A resume's unvalidated jump is paced over the RTT
             // (draft-ietf-tsvwg-careful-resume); the credit allows a short
@@ -736,28 +740,50 @@ impl TcpStack {
                 m.pace = (0, now);
             }
             // The payload goes from the send buffer (a cached object's
-            // region, for HTTP bodies) straight into the frame.
+            // region, for HTTP bodies) straight into the frame, or, on a
+            // port that sends payload by reference, not through the CPU at
+            // all: only the headers are written (DESIGN.md section 2).
             let Some((o, at)) = c.poll_segment(now, self.scratch.len()) else {
                 return false;
             };
             let h: TcpHeader = o.hdr;
             let c = &*c;
-            match frame_from(txq, counters, |buf| {
-                emit_tcp_with(
-                    buf,
-                    peer_mac,
-                    our_mac,
-                    None,
-                    src,
-                    dst,
-                    64,
-                    &h,
-                    o.payload_len,
-                    |p| {
-                        c.copy_payload(at, p);
-                    },
-                )
-            }) {
+            let by_ref = if zero_copy && o.payload_len >= MIN_HEAD_PAYLOAD {
+                c.payload_shared(at, o.payload_len)
+            } else {
+                None
+            };
+            let frame = match by_ref {
+                Some((data, off)) => {
+                    let payload = &(**data).as_ref()[off..off + o.payload_len];
+                    frame_from(txq, counters, |buf| {
+                        emit_tcp_head(buf, peer_mac, our_mac, None, src, dst, 64, &h, payload)
+                    })
+                    .and_then(|mut b| {
+                        // Without a buffer for the tail the segment waits
+                        // for retransmission, as with no frame at all.
+                        txq.attach_tail(&mut b, data, off, o.payload_len)
+                            .then_some(b)
+                    })
+                }
+                None => frame_from(txq, counters, |buf| {
+                    emit_tcp_with(
+                        buf,
+                        peer_mac,
+                        our_mac,
+                        None,
+                        src,
+                        dst,
+                        64,
+                        &h,
+                        o.payload_len,
+                        |p| {
+                            c.copy_payload(at, p);
+                        },
+                    )
+                }),
+            };
+            match frame {
                 Some(b) => {
                     m.pace.0 = m.pace.0.saturating_sub(o.payload_len as u64 + 40);
                     tx.push(b)

@@ -17,6 +17,45 @@ pub const MAX_FRAME: usize = 2048;
 /// Size of each pooled buffer: headroom plus the largest frame.
 pub const BUF_SIZE: usize = HEADROOM + MAX_FRAME;
 
+/// Bytes shared by reference: a cached object, held by the frames that send
+/// parts of it (the same type as the TCP send buffer's shared ranges).
+/// Cloning it is an atomic increment, never an allocation.
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// The payload of a frame that stays where it lies (zero-copy TX, DESIGN.md
+/// section 2): `len` bytes of `data` from `off`, sent after the frame's own
+/// bytes, which hold the headers. A port that takes tails
+/// ([`crate::TxQueue::zero_copy`]) writes both with one gather call (TAP:
+/// `writev`); the reference is dropped with the buffer, after the send.
+pub struct Tail {
+    data: SharedBytes,
+    off: u32,
+    len: u32,
+}
+
+impl Tail {
+    /// A tail of `len` bytes of `data` from `off`; `None` when the range is
+    /// outside `data`.
+    pub fn new(data: &SharedBytes, off: usize, len: usize) -> Option<Tail> {
+        let end = off.checked_add(len)?;
+        if end > (**data).as_ref().len() {
+            return None;
+        }
+        Some(Tail {
+            data: data.clone(),
+            off: u32::try_from(off).ok()?,
+            len: u32::try_from(len).ok()?,
+        })
+    }
+
+    /// The tail's bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        let off = self.off as usize;
+        &(*self.data).as_ref()[off..off + self.len as usize]
+    }
+}
+
 /// An owned buffer holding one frame.
 pub trait FrameBuf: Send + 'static {
     /// The frame bytes.
@@ -155,6 +194,7 @@ impl BufPool {
             start: HEADROOM as u32,
             len: 0,
             pool: shell,
+            tail: None,
         })
     }
 
@@ -184,14 +224,37 @@ impl std::fmt::Debug for BufPool {
 }
 
 /// A pooled frame buffer; dropping it returns its memory to the pool.
+///
+/// It may carry a [`Tail`]: payload bytes sent by reference after the
+/// frame's own bytes. [`FrameBuf::data`] and [`FrameBuf::len`] cover the
+/// frame's own bytes only; only ports that take tails are given such frames.
 pub struct PktBuf {
     mem: Box<[u8]>,
     start: u32,
     len: u32,
     pool: &'static Shell,
+    tail: Option<Tail>,
 }
 
 impl PktBuf {
+    /// The payload sent by reference after the frame's bytes, if any.
+    #[inline]
+    pub fn tail(&self) -> Option<&Tail> {
+        self.tail.as_ref()
+    }
+
+    /// Sets (or clears) the by-reference payload.
+    #[inline]
+    pub fn set_tail(&mut self, tail: Option<Tail>) {
+        self.tail = tail;
+    }
+
+    /// Length on the wire: the frame's bytes plus its tail.
+    #[inline]
+    pub fn wire_len(&self) -> usize {
+        self.len as usize + self.tail.as_ref().map_or(0, |t| t.len as usize)
+    }
+
     /// The whole buffer after the frame start, for a receive call to fill before
     /// [`FrameBuf::set_len`] fixes the length.
     #[inline]
@@ -258,11 +321,13 @@ impl FrameBuf for PktBuf {
     fn reset(&mut self) {
         self.start = HEADROOM.min(self.mem.len()) as u32;
         self.len = 0;
+        self.tail = None;
     }
 }
 
 impl Drop for PktBuf {
     fn drop(&mut self) {
+        // The tail's reference (if any) goes with the buffer (field drop).
         if self.pool.closed.load(Ordering::Acquire) {
             return; // the pool has closed: the memory is freed
         }
@@ -279,6 +344,7 @@ impl std::fmt::Debug for PktBuf {
         f.debug_struct("PktBuf")
             .field("headroom", &self.start)
             .field("len", &self.len)
+            .field("tail", &self.tail.as_ref().map(|t| t.len))
             .finish()
     }
 }
@@ -344,5 +410,28 @@ mod tests {
         b.reset();
         assert!(b.is_empty());
         assert_eq!(b.headroom(), HEADROOM);
+    }
+
+    #[test]
+    fn a_tail_holds_its_object_until_the_buffer_goes() {
+        let pool = BufPool::new(1);
+        let obj: SharedBytes = Arc::new((0..=255u8).collect::<Vec<u8>>());
+        assert!(Tail::new(&obj, 250, 7).is_none(), "past the end");
+        let mut b = pool.alloc().unwrap();
+        b.set_len(54);
+        b.set_tail(Tail::new(&obj, 10, 100));
+        assert_eq!(Arc::strong_count(&obj), 2);
+        assert_eq!(b.wire_len(), 154);
+        assert_eq!(b.len(), 54, "data() is the frame's own bytes");
+        assert_eq!(
+            b.tail().unwrap().bytes(),
+            &(10..110u8).collect::<Vec<u8>>()[..]
+        );
+        b.reset();
+        assert_eq!(Arc::strong_count(&obj), 1, "reset drops the tail");
+        b.set_tail(Tail::new(&obj, 0, 1));
+        drop(b);
+        assert_eq!(Arc::strong_count(&obj), 1, "drop releases the reference");
+        assert_eq!(pool.available(), 1);
     }
 }

@@ -50,6 +50,9 @@ pub struct QueueCounters {
     pub tx_dropped: Counter,
     /// Buffer allocations refused because the pool was empty.
     pub alloc_failed: Counter,
+    /// Frames whose payload was attached by reference, not copied
+    /// ([`crate::TxQueue::attach_tail`], zero-copy TX).
+    pub tx_zero_copy: Counter,
 }
 
 /// A plain snapshot of [`QueueCounters`], which can be added and subtracted.
@@ -69,6 +72,8 @@ pub struct QueueStats {
     pub tx_dropped: u64,
     /// Refused buffer allocations.
     pub alloc_failed: u64,
+    /// Frames sent with their payload by reference.
+    pub tx_zero_copy: u64,
 }
 
 impl QueueCounters {
@@ -82,6 +87,7 @@ impl QueueCounters {
             tx_bytes: self.tx_bytes.get(),
             tx_dropped: self.tx_dropped.get(),
             alloc_failed: self.alloc_failed.get(),
+            tx_zero_copy: self.tx_zero_copy.get(),
         }
     }
 }
@@ -97,6 +103,7 @@ impl QueueStats {
             tx_bytes: self.tx_bytes + o.tx_bytes,
             tx_dropped: self.tx_dropped + o.tx_dropped,
             alloc_failed: self.alloc_failed + o.alloc_failed,
+            tx_zero_copy: self.tx_zero_copy + o.tx_zero_copy,
         }
     }
 
@@ -110,6 +117,7 @@ impl QueueStats {
             tx_bytes: self.tx_bytes.saturating_sub(o.tx_bytes),
             tx_dropped: self.tx_dropped.saturating_sub(o.tx_dropped),
             alloc_failed: self.alloc_failed.saturating_sub(o.alloc_failed),
+            tx_zero_copy: self.tx_zero_copy.saturating_sub(o.tx_zero_copy),
         }
     }
 }

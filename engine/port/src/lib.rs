@@ -30,7 +30,7 @@ pub mod null;
 pub mod sw;
 pub mod tap;
 
-pub use buf::{BufPool, FrameBuf, PktBuf};
+pub use buf::{BufPool, FrameBuf, PktBuf, SharedBytes, Tail};
 pub use counters::{Counter, QueueCounters, QueueStats};
 
 /// An Ethernet MAC address.
@@ -121,6 +121,33 @@ pub trait TxQueue: Send + 'static {
     /// Takes an empty buffer from this queue's pool, or `None` (counted by the
     /// queue as `rx_nombuf`-style `alloc_failed`) when the pool is empty.
     fn alloc(&mut self) -> Option<Self::Buf>;
+
+    /// Whether this queue sends payload by reference ([`TxQueue::attach_tail`]).
+    /// The node asks once per segment and copies the payload when it is false.
+    #[inline]
+    fn zero_copy(&self) -> bool {
+        false
+    }
+
+    /// Appends `len` bytes of `data` from `off` to the frame in `buf` by
+    /// reference, without copying them (zero-copy TX, DESIGN.md section 2): an
+    /// external-buffer mbuf chained after the header mbuf on DPDK, the second
+    /// iovec of a `writev` on TAP. The frame's own bytes must already be
+    /// complete headers whose lengths and checksums cover the tail. The
+    /// reference is held until the port is done with the frame. Returns false,
+    /// leaving `buf` unchanged, when the queue does not take tails, the range
+    /// is outside `data`, or no buffer is left for the tail.
+    #[inline]
+    fn attach_tail(
+        &mut self,
+        buf: &mut Self::Buf,
+        data: &SharedBytes,
+        off: usize,
+        len: usize,
+    ) -> bool {
+        let _ = (buf, data, off, len);
+        false
+    }
 }
 
 /// Derives a stable locally administered unicast MAC from a name, so that an

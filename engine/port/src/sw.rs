@@ -3,7 +3,7 @@
 //! chosen once per burst by a `match`; every backend moves the same
 //! [`PktBuf`], so nothing is dispatched per packet.
 
-use crate::buf::PktBuf;
+use crate::buf::{PktBuf, SharedBytes};
 use crate::counters::QueueCounters;
 use crate::mem::{MemPort, MemRx, MemTx};
 use crate::null::{NullPort, NullRx, NullTx};
@@ -121,6 +121,30 @@ impl TxQueue for SwTx {
             SwTx::Tap(q) => q.alloc(),
             SwTx::Null(q) => q.alloc(),
             SwTx::Mem(q) => q.alloc(),
+        }
+    }
+
+    #[inline]
+    fn zero_copy(&self) -> bool {
+        match self {
+            SwTx::Tap(q) => q.zero_copy(),
+            SwTx::Null(q) => q.zero_copy(),
+            SwTx::Mem(q) => q.zero_copy(),
+        }
+    }
+
+    #[inline]
+    fn attach_tail(
+        &mut self,
+        buf: &mut PktBuf,
+        data: &SharedBytes,
+        off: usize,
+        len: usize,
+    ) -> bool {
+        match self {
+            SwTx::Tap(q) => q.attach_tail(buf, data, off, len),
+            SwTx::Null(q) => q.attach_tail(buf, data, off, len),
+            SwTx::Mem(q) => q.attach_tail(buf, data, off, len),
         }
     }
 }

@@ -191,6 +191,31 @@ impl SendBuf {
         }
         n
     }
+    /// Where `len` bytes from `offset` lie when they all lie in one shared
+    /// range: the shared bytes and the index of the first byte in them. The
+    /// node then sends them by reference, with no copy at all (zero-copy TX
+    /// on ports that take a frame's payload by reference); `None` when the
+    /// bytes are copied ones or span two parts.
+    pub fn shared_at(&self, offset: usize, len: usize) -> Option<(&Shared, usize)> {
+        if len == 0 || offset + len > self.len {
+            return None;
+        }
+        let mut pos = 0;
+        for p in &self.parts {
+            let plen = p.len();
+            if offset < pos + plen {
+                return match p {
+                    Part::Shared { data, start, .. } if offset + len <= pos + plen => {
+                        Some((data, start + offset - pos))
+                    }
+                    _ => None,
+                };
+            }
+            pos += plen;
+        }
+        None
+    }
+
     /// Drops `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let mut n = n.min(self.len);
@@ -435,6 +460,15 @@ mod tests {
         s.consume(150);
         let mut out = vec![0u8; 300];
         assert_eq!(s.copy_at(0, &mut out), 145);
+        // Now: one "-", then 6 and 138 shared bytes (two ranges).
+        assert!(s.shared_at(0, 1).is_none(), "copied bytes");
+        let (d, at) = s.shared_at(1, 6).expect("inside one shared range");
+        assert_eq!((Arc::ptr_eq(d, &obj), at), (true, 250));
+        assert!(s.shared_at(0, 3).is_none(), "spans a copied part");
+        assert!(s.shared_at(1, 7).is_none(), "spans two ranges");
+        assert_eq!(s.shared_at(9, 100).map(|(_, at)| at), Some(2));
+        assert!(s.shared_at(140, 10).is_none(), "past the end");
+        assert!(s.shared_at(0, 0).is_none());
         assert_eq!(&out[..145], &want[155..]);
         s.consume(1000);
         assert!(s.is_empty() && s.parts.is_empty() && s.ring.is_empty());
@@ -556,6 +590,12 @@ mod tests {
                         let want = if a >= model.len() { 0 } else { b.min(model.len() - a) };
                         prop_assert_eq!(n, want);
                         prop_assert_eq!(&out[..n], &model[a.min(model.len())..a.min(model.len()) + n]);
+                        // By reference, where the bytes lie in one shared
+                        // range, they are the same bytes.
+                        if let Some((data, at)) = s.shared_at(a, n) {
+                            prop_assert!(Arc::ptr_eq(data, &obj));
+                            prop_assert_eq!(&(**data).as_ref()[at..at + n], &out[..n]);
+                        }
                     }
                 }
                 prop_assert_eq!(s.len(), model.len());

@@ -33,7 +33,10 @@ pub use emit::{emit_arp, emit_eth, emit_icmp_echo, emit_udp};
 pub use parse::{parse, Arp, ChecksumCaps, EthInfo, Frame, Icmp, Ipv4, Tcp, Udp, L3, L4};
 pub use reply::{arp_reply_in_place, icmp_echo_reply_in_place, set_macs, swap_macs};
 pub use std::net::Ipv4Addr;
-pub use tcp_emit::{emit_tcp, emit_tcp_options, emit_tcp_with, TcpHeader, MAX_TCP_OPTIONS};
+pub use tcp_emit::{
+    emit_tcp, emit_tcp_head, emit_tcp_options, emit_tcp_with, TcpHeader, MAX_TCP_OPTIONS,
+    MIN_HEAD_PAYLOAD,
+};
 pub use tcp_options::{
     parse_tcp_options, EarlyData, TcpOptions, EARLY_DATA_EXID, EARLY_DATA_LEN, KIND_EXPERIMENTAL,
 };

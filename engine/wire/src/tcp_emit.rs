@@ -135,6 +135,68 @@ pub fn emit_tcp_with(
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
 ) -> Option<usize> {
+    let (out, l4, hlen, seg_len) =
+        write_tcp_headers(buf, eth_dst, eth_src, vlan, src, dst, ttl, h, payload_len)?;
+    let seg = &mut out[l4..l4 + usize::from(seg_len)];
+    fill(&mut seg[hlen..]);
+    let sum = sum_words(seg, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
+    seg[16..18].copy_from_slice(&fold(sum).to_be_bytes());
+    Some(out.len())
+}
+
+/// Shortest payload [`emit_tcp_head`] takes: the headers alone are then at
+/// least the 60-byte Ethernet minimum, so the frame needs no padding after
+/// a payload that is sent from elsewhere.
+pub const MIN_HEAD_PAYLOAD: usize = 64;
+
+/// Writes only the headers of an Ethernet + IPv4 + TCP frame whose payload
+/// stays where it lies and is sent after them by reference (zero-copy TX:
+/// an external mbuf on DPDK, the second iovec of a `writev` on TAP). The
+/// IPv4 total length and the TCP checksum (RFC 9293 section 3.1) cover
+/// `payload`, which is read but not copied. Returns the header length, or
+/// `None` when `buf` has no room for the whole frame or `payload` is shorter
+/// than [`MIN_HEAD_PAYLOAD`].
+#[allow(clippy::too_many_arguments)]
+pub fn emit_tcp_head(
+    buf: &mut [u8],
+    eth_dst: MacAddr,
+    eth_src: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    h: &TcpHeader,
+    payload: &[u8],
+) -> Option<usize> {
+    if payload.len() < MIN_HEAD_PAYLOAD {
+        return None;
+    }
+    let (out, l4, hlen, seg_len) =
+        write_tcp_headers(buf, eth_dst, eth_src, vlan, src, dst, ttl, h, payload.len())?;
+    let head = &mut out[l4..l4 + hlen];
+    // The header is a whole number of 32-bit words, so the payload's sum
+    // chains onto it (RFC 1071: every chunk but the last of even length).
+    let sum = sum_words(head, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
+    let sum = sum_words(payload, sum);
+    head[16..18].copy_from_slice(&fold(sum).to_be_bytes());
+    Some(l4 + hlen)
+}
+
+/// Writes the Ethernet, IPv4 and TCP headers (checksum field zero) of a
+/// segment with `payload_len` payload bytes. Returns the frame, where the
+/// TCP header starts, its length, and the TCP segment length.
+#[allow(clippy::too_many_arguments)]
+fn write_tcp_headers<'a>(
+    buf: &'a mut [u8],
+    eth_dst: MacAddr,
+    eth_src: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    h: &TcpHeader,
+    payload_len: usize,
+) -> Option<(&'a mut [u8], usize, usize, u16)> {
     let mut opts = [0u8; MAX_TCP_OPTIONS];
     let olen = emit_tcp_options(&h.options, &mut opts);
     let hlen = 20 + olen;
@@ -150,7 +212,7 @@ pub fn emit_tcp_with(
         IPPROTO_TCP,
         seg_len,
     )?;
-    let seg = &mut out[l4..l4 + usize::from(seg_len)];
+    let seg = &mut out[l4..l4 + hlen];
     seg[0..2].copy_from_slice(&h.src_port.to_be_bytes());
     seg[2..4].copy_from_slice(&h.dst_port.to_be_bytes());
     seg[4..8].copy_from_slice(&h.seq.to_be_bytes());
@@ -159,12 +221,8 @@ pub fn emit_tcp_with(
     seg[13] = h.flags;
     seg[14..16].copy_from_slice(&h.window.to_be_bytes());
     seg[16..20].fill(0);
-    seg[18..20].fill(0);
     seg[20..hlen].copy_from_slice(&opts[..olen]);
-    fill(&mut seg[hlen..]);
-    let sum = sum_words(seg, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
-    seg[16..18].copy_from_slice(&fold(sum).to_be_bytes());
-    Some(out.len())
+    Some((out, l4, hlen, seg_len))
 }
 
 #[cfg(test)]
@@ -193,6 +251,33 @@ mod tests {
     }
 
     proptest! {
+        /// Headers written for a payload sent by reference, followed by that
+        /// payload, are byte for byte the frame emit_tcp writes.
+        #[test]
+        fn head_plus_payload_is_the_whole_frame(
+            seq: u32, ack: u32, ts: Option<(u32, u32)>, nblocks in 0usize..4,
+            payload in proptest::collection::vec(any::<u8>(), 0..1460),
+        ) {
+            let mut o = TcpOptions { timestamps: ts, ..TcpOptions::default() };
+            for i in 0..nblocks {
+                o.sack_blocks[i] = (i as u32 * 100, i as u32 * 100 + 50);
+            }
+            o.sack_count = nblocks;
+            let h = TcpHeader { src_port: 80, dst_port: 40000, seq, ack, flags: tcp_flags::ACK, window: 512, options: o };
+            let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+            let mut whole = [0u8; 1600];
+            let n = emit_tcp(&mut whole, [2; 6], [4; 6], None, a, b, 64, &h, &payload).unwrap();
+            let mut head = [0xffu8; 1600];
+            match emit_tcp_head(&mut head, [2; 6], [4; 6], None, a, b, 64, &h, &payload) {
+                None => prop_assert!(payload.len() < MIN_HEAD_PAYLOAD),
+                Some(k) => {
+                    let mut joined = head[..k].to_vec();
+                    joined.extend_from_slice(&payload);
+                    prop_assert_eq!(&joined[..], &whole[..n]);
+                }
+            }
+        }
+
         #[test]
         fn emit_then_parse_round_trips(
             seq: u32, ack: u32, win: u16, flags in 0u8..0x3f,

@@ -17,6 +17,7 @@
 //! that.
 
 use super::mbuf::DpdkBuf;
+use crate::SharedBytes;
 use dpdk_sys::{rte_mbuf_ext_shared_info, rte_mempool};
 use std::os::raw::c_void;
 use std::ptr::NonNull;
@@ -135,6 +136,90 @@ impl ExtRegion {
         }
         Some(b)
     }
+}
+
+/// What a content mbuf made by [`shared_segment`] keeps in its own data room,
+/// which nothing uses while the mbuf points at an external buffer: the shared
+/// info DPDK counts the mbuf's reference on, and the reference to the object.
+#[repr(C)]
+struct SharedSlot {
+    shinfo: rte_mbuf_ext_shared_info,
+    data: SharedBytes,
+}
+
+/// Drops the object reference of a [`SharedSlot`] when its mbuf is freed
+/// (DPDK calls it from `rte_pktmbuf_free`, before the mbuf is detached and
+/// its data room reused).
+unsafe extern "C" fn drop_shared(_addr: *mut c_void, opaque: *mut c_void) {
+    // SAFETY: opaque is the SharedSlot that shared_segment wrote into the
+    // mbuf's own data room; its count just reached zero (one mbuf, one
+    // reference), so the reference is read out and dropped exactly once, and
+    // nothing reads the slot afterwards.
+    drop(unsafe { std::ptr::read(std::ptr::addr_of!((*opaque.cast::<SharedSlot>()).data)) });
+}
+
+/// An mbuf from `pool` pointing at `len` bytes of `data` from `off`, with no
+/// copy and no allocation: the mbuf holds a reference to `data` (an atomic
+/// increment) until it is freed. `va_ok` says the device reads memory by
+/// virtual address (a software vdev): content outside the EAL's memory is
+/// then fine; a DMA device needs an IOVA, so such content gives `None` (the
+/// caller copies). `None` also when the range is outside `data`, longer than
+/// 65535 bytes, or the pool is empty.
+pub(crate) fn shared_segment(
+    pool: *mut rte_mempool,
+    data: &SharedBytes,
+    off: usize,
+    len: usize,
+    va_ok: bool,
+) -> Option<DpdkBuf> {
+    let bytes = (**data).as_ref();
+    let end = off.checked_add(len)?;
+    if end > bytes.len() || len > usize::from(u16::MAX) || len == 0 {
+        return None;
+    }
+    let addr = bytes[off..].as_ptr() as *mut c_void;
+    // SAFETY: a lookup in the EAL's memory map; no memory is touched.
+    let iova = match unsafe { dpdk_sys::ae_virt2iova(addr) } {
+        u64::MAX if va_ok => addr as u64,
+        u64::MAX => return None,
+        iova => iova,
+    };
+    // SAFETY: pool is a live mempool (pools are never freed).
+    let m = unsafe { dpdk_sys::ae_mbuf_alloc(pool) };
+    // SAFETY: a fresh mbuf from the pool is exclusively ours.
+    let b = unsafe { DpdkBuf::from_raw(m) }?;
+    // SAFETY: b is a fresh, direct mbuf: buf_addr is its own data room
+    // (cache-line aligned, buf_len bytes), unused until the mbuf is freed
+    // once it points elsewhere. The slot fits and is aligned (checked). The
+    // shared info starts at count 0 and the attach takes the mbuf's one
+    // reference; when the mbuf is freed the count drops to 0 and
+    // drop_shared releases the object. addr..addr+len lies inside the
+    // object (checked above), which the slot's reference keeps alive.
+    unsafe {
+        let room = (*m).buf_addr.cast::<SharedSlot>();
+        if usize::from((*m).buf_len) < std::mem::size_of::<SharedSlot>()
+            || room.align_offset(std::mem::align_of::<SharedSlot>()) != 0
+        {
+            return None;
+        }
+        std::ptr::write(std::ptr::addr_of_mut!((*room).data), data.clone());
+        std::ptr::write(
+            std::ptr::addr_of_mut!((*room).shinfo),
+            rte_mbuf_ext_shared_info {
+                free_cb: Some(drop_shared),
+                fcb_opaque: room.cast::<c_void>(),
+                refcnt: 0,
+            },
+        );
+        dpdk_sys::ae_mbuf_attach_extbuf(
+            m,
+            addr,
+            iova,
+            len as u16,
+            std::ptr::addr_of_mut!((*room).shinfo),
+        );
+    }
+    Some(b)
 }
 
 impl Clone for ExtRegion {

@@ -18,7 +18,7 @@ use super::ext::ExtRegion;
 use super::mbuf::DpdkBuf;
 use super::{rte_errno, strerror, DpdkError};
 use crate::counters::{Counter, QueueCounters};
-use crate::{FrameBuf, MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue};
+use crate::{FrameBuf, MacAddr, Port, PortCaps, PortInfo, RxQueue, SharedBytes, TxQueue};
 use dpdk_sys::{offload, rte_mbuf, rte_mempool};
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -501,6 +501,8 @@ impl Port for DpdkPort {
                 shared: self.shared.clone(),
                 pool: self.pool,
                 prepare,
+                multi_seg: self.info.caps.tx_multi_seg,
+                va_ok: SOFTWARE_DRIVERS.contains(&self.info.driver),
                 counters: self.txc[usize::from(q)].clone(),
             })
             .collect();
@@ -619,8 +621,26 @@ pub struct DpdkTx {
     shared: Arc<PortShared>,
     pool: Pool,
     prepare: bool,
+    /// The port sends mbuf chains (zero-copy TX, [`TxQueue::attach_tail`]).
+    multi_seg: bool,
+    /// The driver reads frames by virtual address (a software vdev), so
+    /// content outside the EAL's memory may be attached.
+    va_ok: bool,
     counters: Arc<QueueCounters>,
 }
+
+/// Drivers that copy frames in software (by virtual address) rather than
+/// let a device DMA them: content anywhere in the process may be attached.
+const SOFTWARE_DRIVERS: &[&str] = &[
+    "net_tap",
+    "net_memif",
+    "net_ring",
+    "net_null",
+    "net_af_packet",
+    "net_pcap",
+    "net_virtio_user",
+    "net_vhost",
+];
 
 impl DpdkTx {
     /// A content segment: an mbuf pointing at `len` bytes of `region` from
@@ -682,5 +702,36 @@ impl TxQueue for DpdkTx {
             self.counters.alloc_failed.inc();
         }
         b
+    }
+
+    #[inline]
+    fn zero_copy(&self) -> bool {
+        self.multi_seg
+    }
+
+    /// Chains an external-buffer mbuf pointing into `data` after the header
+    /// mbuf ([`super::ext::shared_segment`]).
+    fn attach_tail(
+        &mut self,
+        buf: &mut DpdkBuf,
+        data: &SharedBytes,
+        off: usize,
+        len: usize,
+    ) -> bool {
+        if !self.multi_seg {
+            return false;
+        }
+        ensure_lcore();
+        let Some(seg) = super::ext::shared_segment(self.pool.as_ptr(), data, off, len, self.va_ok)
+        else {
+            return false;
+        };
+        // Two segments never exceed RTE_MBUF_MAX_NB_SEGS; on the impossible
+        // failure the segment is freed (dropping its reference).
+        if buf.chain(seg).is_err() {
+            return false;
+        }
+        self.counters.tx_zero_copy.inc();
+        true
     }
 }

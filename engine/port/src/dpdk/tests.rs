@@ -219,6 +219,78 @@ fn zero_copy_payload_from_an_engine_region() {
 }
 
 #[test]
+fn a_shared_tail_is_chained_by_reference_and_released_after_the_send() {
+    let mut f = fixture();
+    let content: Vec<u8> = (0..5000u32).map(|i| (i * 11 % 253) as u8).collect();
+    let obj: crate::SharedBytes = std::sync::Arc::new(content.clone());
+    let avail0 = f.ports[0].xstats();
+    let zc0 = f.ports[0].queue_counters()[1].snapshot().tx_zero_copy;
+    let (rx, tx) = &mut f.ring;
+    assert!(tx.zero_copy(), "net_ring sends mbuf chains");
+
+    let mut head = tx.alloc().unwrap();
+    assert!(head.set_len(54));
+    head.data_mut().fill(0xee);
+    assert!(!tx.attach_tail(&mut head, &obj, 4990, 20), "past the end");
+    assert!(tx.attach_tail(&mut head, &obj, 1000, 1448));
+    assert_eq!(
+        std::sync::Arc::strong_count(&obj),
+        2,
+        "the mbuf holds one reference"
+    );
+    assert_eq!(
+        (head.len(), head.pkt_len(), head.nb_segs()),
+        (54, 54 + 1448, 2)
+    );
+    let tail = head.segments().nth(1).unwrap();
+    assert_eq!(
+        tail.as_ptr(),
+        content_ptr(&obj, 1000),
+        "points into the object"
+    );
+
+    let mut out = vec![head];
+    assert_eq!(tx.tx_burst(&mut out), 1);
+    let mut got = Vec::with_capacity(4);
+    assert_eq!(rx.rx_burst(&mut got, 4), 1);
+    let mut want = vec![0xee; 54];
+    want.extend_from_slice(&content[1000..2448]);
+    assert_eq!(got[0].to_vec(), want, "bytes arrive exactly");
+    drop(got);
+    assert_eq!(
+        std::sync::Arc::strong_count(&obj),
+        1,
+        "freed with the frame"
+    );
+
+    // A dropped, never-sent frame gives its reference back too.
+    let mut head = tx.alloc().unwrap();
+    assert!(tx.attach_tail(&mut head, &obj, 0, 100));
+    drop(head);
+    assert_eq!(std::sync::Arc::strong_count(&obj), 1);
+    assert_eq!(
+        f.ports[0].queue_counters()[1].snapshot().tx_zero_copy - zc0,
+        2,
+        "counted per attached tail"
+    );
+    let avail = |x: &[(String, u64)]| {
+        x.iter()
+            .find(|(k, _)| k == "anyedge_mbuf_pool_avail")
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    assert_eq!(
+        avail(&f.ports[0].xstats()),
+        avail(&avail0),
+        "no mbuf leaked"
+    );
+}
+
+fn content_ptr(obj: &crate::SharedBytes, off: usize) -> *const u8 {
+    (**obj).as_ref()[off..].as_ptr()
+}
+
+#[test]
 fn tx_checksum_offload_request_sets_the_mbuf_fields() {
     use super::mbuf::TxL4Csum;
     use dpdk_sys::mbuf_flags::{TX_IPV4, TX_IP_CKSUM, TX_TCP_CKSUM, TX_UDP_CKSUM};

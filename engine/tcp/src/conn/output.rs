@@ -174,6 +174,19 @@ impl Conn {
         self.tx.copy_at(offset, out)
     }
 
+    /// The payload of the segment [`Conn::poll_segment`] returned, by
+    /// reference, when it lies wholly in shared bytes (a cached object): the
+    /// bytes and the index of its first byte in them. A port that sends
+    /// payload by reference then needs no copy; otherwise use
+    /// [`Conn::copy_payload`].
+    pub fn payload_shared(
+        &self,
+        offset: usize,
+        len: usize,
+    ) -> Option<(&crate::buffer::Shared, usize)> {
+        self.tx.shared_at(offset, len)
+    }
+
     fn transmit(&mut self, now: u64, payload: &mut Sink<'_>) -> Option<Outgoing> {
         if let Some((seq, ack)) = self.rst_pending.take() {
             let mut h = self.header(now, seq, RST, TcpOptions::default());
