@@ -362,7 +362,7 @@ tcp_snmp() {
 import sys
 rows = [l.split() for l in sys.stdin if l.startswith("Tcp:")]
 d = dict(zip(rows[0][1:], rows[1][1:]))
-print(" ".join("%s=%s" % (k, d[k]) for k in ("ActiveOpens", "AttemptFails", "EstabResets", "RetransSegs", "InErrs", "OutRsts")))'
+print(" ".join("%s=%s" % (k, d[k]) for k in ("ActiveOpens", "AttemptFails", "EstabResets", "RetransSegs", "InErrs", "OutRsts", "InCsumErrors")))'
 }
 # snmp_field SNAPSHOT NAME: one counter of a tcp_snmp line.
 snmp_field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }

@@ -20,10 +20,16 @@ use anyedge_port::{MacAddr, TxQueue};
 use anyedge_tcp::conn::{ConnConfig, Event, Segment, State};
 use anyedge_tcp::table::{ConnId, Dispatch, Table, TableConfig, TableStats};
 use anyedge_wire::{
-    emit_arp, emit_tcp, emit_tcp_head, emit_tcp_with, Arp, Ipv4Addr, TcpHeader, ARP_REQUEST,
-    MIN_HEAD_PAYLOAD,
+    emit_arp, emit_tcp, emit_tcp_head, emit_tcp_with, Arp, Ipv4Addr, TcpCsum, TcpHeader,
+    ARP_REQUEST, MIN_HEAD_PAYLOAD,
 };
 use std::net::SocketAddrV4;
+
+/// Ethernet header length of the frames the node sends (no VLAN tag), for
+/// the port's checksum offload.
+const ETH_HEADER_LEN: u8 = 14;
+/// IPv4 header length of the frames the node sends (no options).
+const IPV4_HEADER_LEN: u16 = 20;
 
 /// What a connection is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -720,7 +726,7 @@ impl TcpStack {
         };
         m.peer_mac = Some(peer_mac);
         let (src, dst) = (*c.local.ip(), *c.remote.ip());
-        let zero_copy = txq.zero_copy();
+        let (zero_copy, tx_csum) = (txq.zero_copy(), txq.tx_csum());
         while tx.len() < burst {
             // A resume's unvalidated jump is paced over the RTT
             // (draft-ietf-tsvwg-careful-resume); the credit allows a short
@@ -756,14 +762,27 @@ impl TcpStack {
             let frame = match by_ref {
                 Some((data, off)) => {
                     let payload = &(**data).as_ref()[off..off + o.payload_len];
+                    // With checksum offload the payload is not even read.
+                    let csum = if tx_csum {
+                        TcpCsum::Offload
+                    } else {
+                        TcpCsum::Software
+                    };
                     frame_from(txq, counters, |buf| {
-                        emit_tcp_head(buf, peer_mac, our_mac, None, src, dst, 64, &h, payload)
+                        emit_tcp_head(
+                            buf, peer_mac, our_mac, None, src, dst, 64, &h, payload, csum,
+                        )
                     })
                     .and_then(|mut b| {
                         // Without a buffer for the tail the segment waits
                         // for retransmission, as with no frame at all.
-                        txq.attach_tail(&mut b, data, off, o.payload_len)
-                            .then_some(b)
+                        if !txq.attach_tail(&mut b, data, off, o.payload_len) {
+                            return None;
+                        }
+                        if tx_csum {
+                            txq.request_tcp_csum(&mut b, ETH_HEADER_LEN, IPV4_HEADER_LEN);
+                        }
+                        Some(b)
                     })
                 }
                 None => frame_from(txq, counters, |buf| {

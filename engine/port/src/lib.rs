@@ -129,6 +129,24 @@ pub trait TxQueue: Send + 'static {
         false
     }
 
+    /// Whether this queue fills IPv4 and TCP checksums on transmit
+    /// ([`TxQueue::request_tcp_csum`], [`PortCaps::tx_csum`]).
+    #[inline]
+    fn tx_csum(&self) -> bool {
+        false
+    }
+
+    /// Asks the port to fill the IPv4 header checksum and the TCP checksum of
+    /// the frame in `buf` (headers of `l2_len` and `l3_len` bytes) on
+    /// transmit. The TCP checksum field must hold the folded, uncomplemented
+    /// sum of the pseudo header (RFC 9293 section 3.1), as DPDK's
+    /// `rte_ipv4_phdr_cksum` gives. Only called when [`TxQueue::tx_csum`]
+    /// is true; the default does nothing.
+    #[inline]
+    fn request_tcp_csum(&mut self, buf: &mut Self::Buf, l2_len: u8, l3_len: u16) {
+        let _ = (buf, l2_len, l3_len);
+    }
+
     /// Appends `len` bytes of `data` from `off` to the frame in `buf` by
     /// reference, without copying them (zero-copy TX, DESIGN.md section 2): an
     /// external-buffer mbuf chained after the header mbuf on DPDK, the second

@@ -34,7 +34,7 @@ pub use parse::{parse, Arp, ChecksumCaps, EthInfo, Frame, Icmp, Ipv4, Tcp, Udp, 
 pub use reply::{arp_reply_in_place, icmp_echo_reply_in_place, set_macs, swap_macs};
 pub use std::net::Ipv4Addr;
 pub use tcp_emit::{
-    emit_tcp, emit_tcp_head, emit_tcp_options, emit_tcp_with, TcpHeader, MAX_TCP_OPTIONS,
+    emit_tcp, emit_tcp_head, emit_tcp_options, emit_tcp_with, TcpCsum, TcpHeader, MAX_TCP_OPTIONS,
     MIN_HEAD_PAYLOAD,
 };
 pub use tcp_options::{

@@ -2,7 +2,7 @@
 //! checksum, inside an Ethernet + IPv4 frame.
 
 use crate::checksum::{fold, pseudo_header_sum, sum_words};
-use crate::emit::ipv4_frame;
+use crate::emit::{ipv4_frame, IPV4_HEADER_LEN};
 use crate::{MacAddr, TcpOptions, IPPROTO_TCP};
 use std::net::Ipv4Addr;
 
@@ -149,13 +149,24 @@ pub fn emit_tcp_with(
 /// a payload that is sent from elsewhere.
 pub const MIN_HEAD_PAYLOAD: usize = 64;
 
+/// Who computes a TCP checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpCsum {
+    /// We do: the field gets the full checksum (RFC 9293 section 3.1).
+    Software,
+    /// The port does on transmit: the field gets the folded, uncomplemented
+    /// pseudo-header sum (as DPDK's `rte_ipv4_phdr_cksum`), the IPv4 header
+    /// checksum is left zero, and the payload is never read.
+    Offload,
+}
+
 /// Writes only the headers of an Ethernet + IPv4 + TCP frame whose payload
 /// stays where it lies and is sent after them by reference (zero-copy TX:
 /// an external mbuf on DPDK, the second iovec of a `writev` on TAP). The
 /// IPv4 total length and the TCP checksum (RFC 9293 section 3.1) cover
-/// `payload`, which is read but not copied. Returns the header length, or
-/// `None` when `buf` has no room for the whole frame or `payload` is shorter
-/// than [`MIN_HEAD_PAYLOAD`].
+/// `payload`, which is read only for a [`TcpCsum::Software`] checksum and
+/// never copied. Returns the header length, or `None` when `buf` has no room
+/// for the whole frame or `payload` is shorter than [`MIN_HEAD_PAYLOAD`].
 #[allow(clippy::too_many_arguments)]
 pub fn emit_tcp_head(
     buf: &mut [u8],
@@ -167,16 +178,26 @@ pub fn emit_tcp_head(
     ttl: u8,
     h: &TcpHeader,
     payload: &[u8],
+    csum: TcpCsum,
 ) -> Option<usize> {
     if payload.len() < MIN_HEAD_PAYLOAD {
         return None;
     }
     let (out, l4, hlen, seg_len) =
         write_tcp_headers(buf, eth_dst, eth_src, vlan, src, dst, ttl, h, payload.len())?;
+    let phdr = pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len);
+    if csum == TcpCsum::Offload {
+        // The port computes both checksums: the IPv4 one over a zero field,
+        // the TCP one starting from the pseudo-header sum.
+        out[l4 - IPV4_HEADER_LEN + 10..l4 - IPV4_HEADER_LEN + 12].fill(0);
+        let folded = !fold(phdr);
+        out[l4 + 16..l4 + 18].copy_from_slice(&folded.to_be_bytes());
+        return Some(l4 + hlen);
+    }
     let head = &mut out[l4..l4 + hlen];
     // The header is a whole number of 32-bit words, so the payload's sum
     // chains onto it (RFC 1071: every chunk but the last of even length).
-    let sum = sum_words(head, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
+    let sum = sum_words(head, phdr);
     let sum = sum_words(payload, sum);
     head[16..18].copy_from_slice(&fold(sum).to_be_bytes());
     Some(l4 + hlen)
@@ -268,11 +289,25 @@ mod tests {
             let mut whole = [0u8; 1600];
             let n = emit_tcp(&mut whole, [2; 6], [4; 6], None, a, b, 64, &h, &payload).unwrap();
             let mut head = [0xffu8; 1600];
-            match emit_tcp_head(&mut head, [2; 6], [4; 6], None, a, b, 64, &h, &payload) {
+            match emit_tcp_head(&mut head, [2; 6], [4; 6], None, a, b, 64, &h, &payload, TcpCsum::Software) {
                 None => prop_assert!(payload.len() < MIN_HEAD_PAYLOAD),
                 Some(k) => {
                     let mut joined = head[..k].to_vec();
                     joined.extend_from_slice(&payload);
+                    prop_assert_eq!(&joined[..], &whole[..n]);
+                    // With the checksums left to the port, what a port
+                    // computes over the frame (the IPv4 one over its zero
+                    // field, the TCP one from the pseudo-header sum in its
+                    // field) gives the same frame.
+                    let mut off = [0u8; 1600];
+                    let k2 = emit_tcp_head(&mut off, [2; 6], [4; 6], None, a, b, 64, &h, &payload, TcpCsum::Offload).unwrap();
+                    prop_assert_eq!(k2, k);
+                    let mut joined = off[..k].to_vec();
+                    joined.extend_from_slice(&payload);
+                    let ip = crate::checksum::checksum(&joined[14..34]);
+                    joined[24..26].copy_from_slice(&ip.to_be_bytes());
+                    let tcp = crate::checksum::checksum(&joined[34..]);
+                    joined[50..52].copy_from_slice(&tcp.to_be_bytes());
                     prop_assert_eq!(&joined[..], &whole[..n]);
                 }
             }

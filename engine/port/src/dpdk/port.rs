@@ -502,6 +502,7 @@ impl Port for DpdkPort {
                 pool: self.pool,
                 prepare,
                 multi_seg: self.info.caps.tx_multi_seg,
+                tx_csum: self.info.caps.tx_csum,
                 va_ok: SOFTWARE_DRIVERS.contains(&self.info.driver),
                 counters: self.txc[usize::from(q)].clone(),
             })
@@ -623,6 +624,8 @@ pub struct DpdkTx {
     prepare: bool,
     /// The port sends mbuf chains (zero-copy TX, [`TxQueue::attach_tail`]).
     multi_seg: bool,
+    /// The port fills IPv4 and TCP checksums ([`TxQueue::request_tcp_csum`]).
+    tx_csum: bool,
     /// The driver reads frames by virtual address (a software vdev), so
     /// content outside the EAL's memory may be attached.
     va_ok: bool,
@@ -707,6 +710,16 @@ impl TxQueue for DpdkTx {
     #[inline]
     fn zero_copy(&self) -> bool {
         self.multi_seg
+    }
+
+    #[inline]
+    fn tx_csum(&self) -> bool {
+        self.tx_csum
+    }
+
+    #[inline]
+    fn request_tcp_csum(&mut self, buf: &mut DpdkBuf, l2_len: u8, l3_len: u16) {
+        buf.request_tx_csum(l2_len, l3_len, super::mbuf::TxL4Csum::Tcp);
     }
 
     /// Chains an external-buffer mbuf pointing into `data` after the header
