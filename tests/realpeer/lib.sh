@@ -335,13 +335,15 @@ ${8:-}
 EOF
 }
 
-# start_node NAME IFACE ROUTER_IP LCORES: the engine on TAP IFACE in router
-# ns R with $AE_TMP/NAME.toml, checked to be the engine process itself (what
-# a SIGKILL must hit); gives the router side ROUTER_IP. Sets NODE_PID, NODE_SOCK.
+# start_node NAME IFACE ROUTER_IP LCORES [APP ARGS...]: the engine on TAP
+# IFACE in router ns R with $AE_TMP/NAME.toml (and APP ARGS, e.g. --rxq 2
+# --txq 2), checked to be the engine process itself (what a SIGKILL must
+# hit); gives the router side ROUTER_IP. Sets NODE_PID, NODE_SOCK.
 start_node() {
     local name=$1 dev=$2 rip=$3 lcores=$4 exe want
+    shift 4
     start_engine "$R" -l "$lcores" --vdev "net_tap0,iface=$dev" -- --forward-mode=cdn \
-        --config "$AE_TMP/$name.toml" -a
+        --config "$AE_TMP/$name.toml" -a "$@"
     NODE_PID=$ENGINE_PID
     NODE_SOCK=$ENGINE_SOCK
     # `ip netns exec` execs the engine: the recorded PID is the engine

@@ -728,6 +728,8 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "takeover_fetches": c.takeover_fetches.get(),
         "malformed": c.malformed.get(),
         "pokes": c.pokes.get(),
+        "handoffs": r.handoffs.handed.load(std::sync::atomic::Ordering::Relaxed),
+        "handoffs_lost": r.handoffs.lost.load(std::sync::atomic::Ordering::Relaxed),
         "ack_delay_us": {"p50": p50, "p99": p99, "count": n},
     })
 }

@@ -180,7 +180,7 @@ impl<P: Port> Node<P> {
             .map(|_| Arc::new(crate::http::HttpCounters::default()))
             .collect();
         let anycast = crate::anycast::shared::AnycastShared::new(&cfg).map(Arc::new);
-        let overlay = crate::overlay::OverlayShared::new(&cfg).map(Arc::new);
+        let overlay = crate::overlay::OverlayShared::new(&cfg, n_cores).map(Arc::new);
         let cache = match &cfg.cache_dir {
             None => None,
             Some(dir) => {
@@ -203,7 +203,10 @@ impl<P: Port> Node<P> {
                 FwdCtx::with_tcp(
                     addrs.clone(),
                     &cfg,
-                    i,
+                    crate::tcp::CoreSlot {
+                        index: i,
+                        count: n_cores,
+                    },
                     cache.clone(),
                     http_counters[i].clone(),
                     anycast.clone(),

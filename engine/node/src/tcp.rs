@@ -160,6 +160,23 @@ fn chargen_period() -> &'static [u8] {
     PERIOD.get_or_init(|| (0..95 * 74).map(chargen_byte).collect())
 }
 
+/// Which of a node's polling cores a stack belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreSlot {
+    /// This core's index, from 0.
+    pub index: usize,
+    /// The node's polling cores.
+    pub count: usize,
+}
+
+impl CoreSlot {
+    /// The only core of a single-core node.
+    pub const ONE: CoreSlot = CoreSlot { index: 0, count: 1 };
+}
+
+/// First local port of active opens (the IANA dynamic range, RFC 6335).
+const EPHEMERAL_FIRST: u16 = 49152;
+
 /// A core's TCP stack.
 #[derive(Debug)]
 pub struct TcpStack {
@@ -170,7 +187,10 @@ pub struct TcpStack {
     pub(crate) scratch: Vec<u8>,
     touched: Vec<ConnId>,
     pub(crate) pending: Vec<ConnId>,
+    /// The next local port of an active open (see [`next_port`]).
     next_port: u16,
+    /// Which polling core this stack runs on.
+    pub(crate) core: CoreSlot,
     recent: std::collections::VecDeque<ConnRow>,
     pub(crate) http: Vec<Option<crate::http::HttpConn>>,
     pub(crate) cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
@@ -229,11 +249,13 @@ const RECORD_NS: u64 = 1_000_000_000;
 const DEADLINE_SCAN_NS: u64 = 100_000_000;
 
 impl TcpStack {
-    /// A stack sized from the node configuration; `core` seeds the ISN secret.
+    /// A stack sized from the node configuration for polling core `core`;
+    /// the core's index seeds the ISN secret and picks its share of the
+    /// local ports of active opens.
     pub fn new(
         cfg: &NodeConfig,
         mss: u16,
-        core: usize,
+        core: CoreSlot,
         cache: Option<std::sync::Arc<anyedge_cache::Cache>>,
         http_counters: std::sync::Arc<crate::http::HttpCounters>,
         anycast: Option<std::sync::Arc<crate::anycast::shared::AnycastShared>>,
@@ -256,7 +278,7 @@ impl TcpStack {
             secret: cfg
                 .name
                 .bytes()
-                .fold(0x9e37_79b9_7f4a_7c15u64 ^ core as u64, |h, b| {
+                .fold(0x9e37_79b9_7f4a_7c15u64 ^ core.index as u64, |h, b| {
                     (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
                 }),
             syn_cookies: true,
@@ -268,7 +290,8 @@ impl TcpStack {
             scratch: vec![0u8; 64 * 1024],
             touched: Vec::with_capacity(1024),
             pending: Vec::with_capacity(1024),
-            next_port: 49152,
+            next_port: first_port(core),
+            core,
             recent: std::collections::VecDeque::with_capacity(RECENT),
             http: Vec::new(),
             http_port: cache.as_ref().map(|_| cfg.http_port),
@@ -474,11 +497,7 @@ impl TcpStack {
         };
         for _ in 0..16384 {
             let lport = self.next_port;
-            self.next_port = if self.next_port == u16::MAX {
-                49152
-            } else {
-                self.next_port + 1
-            };
+            self.next_port = next_port(self.core, lport);
             let local = SocketAddrV4::new(net.addr, lport);
             let opened = match early_key {
                 Some(k) => self.table.connect_early(now, local, remote, |iss| {
@@ -500,6 +519,7 @@ impl TcpStack {
 
     /// Fires due timers; the connections they touched are drained by [`TcpStack::drain`].
     pub fn run_timers(&mut self, now: u64) {
+        self.repl_handoffs(now);
         let mut touched = std::mem::take(&mut self.touched);
         self.table.handle_timeouts(now, &mut touched);
         if now >= self.repl_next {
@@ -1035,9 +1055,48 @@ impl TcpStack {
     }
 }
 
+/// The first local port core `c` uses for active opens.
+fn first_port(c: CoreSlot) -> u16 {
+    EPHEMERAL_FIRST + (c.index % c.count.max(1)) as u16
+}
+
+/// The local port after `p` for core `c`. The cores of a node take turns
+/// through the dynamic range (core i uses the ports congruent to i modulo
+/// the core count), so two cores never open the same 4-tuple: each core
+/// owns its connections, and a second core reusing a port would send a
+/// peer a SYN for a connection that peer already has.
+fn next_port(c: CoreSlot, p: u16) -> u16 {
+    let step = c.count.max(1) as u16;
+    match p.checked_add(step) {
+        Some(n) => n,
+        None => first_port(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cores_take_disjoint_local_ports_and_wrap_in_the_dynamic_range() {
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..3 {
+            let c = CoreSlot { index, count: 3 };
+            let mut p = first_port(c);
+            for _ in 0..20_000 {
+                assert!(p >= EPHEMERAL_FIRST);
+                assert_eq!(usize::from(p - EPHEMERAL_FIRST) % 3, index);
+                seen.insert(p);
+                p = next_port(c, p);
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            usize::from(u16::MAX - EPHEMERAL_FIRST) + 1,
+            "every port, once per core"
+        );
+        assert_eq!(next_port(CoreSlot::ONE, u16::MAX), EPHEMERAL_FIRST);
+    }
 
     #[test]
     fn chargen_lines_follow_rfc_864() {

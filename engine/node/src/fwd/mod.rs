@@ -168,7 +168,7 @@ impl FwdCtx {
     pub fn with_tcp(
         addrs: Arc<Addrs>,
         cfg: &crate::config::NodeConfig,
-        core: usize,
+        core: crate::tcp::CoreSlot,
         cache: Option<Arc<anyedge_cache::Cache>>,
         http: Arc<crate::http::HttpCounters>,
         anycast: Option<Arc<crate::anycast::shared::AnycastShared>>,

@@ -16,6 +16,7 @@
 
 pub mod early;
 pub mod fetch;
+pub mod handoff;
 pub(crate) mod refill;
 pub mod repl;
 pub(crate) mod repl_stack;
@@ -130,14 +131,15 @@ pub struct OverlayShared {
 }
 
 impl OverlayShared {
-    /// The overlay of a node, if `[overlay]` is configured.
-    pub fn new(cfg: &crate::NodeConfig) -> Option<OverlayShared> {
+    /// The overlay of a node of `cores` polling cores, if `[overlay]` is
+    /// configured.
+    pub fn new(cfg: &crate::NodeConfig, cores: usize) -> Option<OverlayShared> {
         cfg.overlay.clone().map(|o| OverlayShared {
             key: o
                 .early_data
                 .then(|| cfg.anycast.key.clone().map(String::into_bytes))
                 .flatten(),
-            repl: repl::ReplShared::new(o.backup),
+            repl: repl::ReplShared::new(o.backup, cores),
             cfg: o,
             counters: OverlayCounters::default(),
         })

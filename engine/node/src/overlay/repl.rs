@@ -440,12 +440,17 @@ pub struct ReplShared {
     delay: Mutex<hdrhistogram::Histogram<u64>>,
     /// Counters.
     pub counters: ReplCounters,
+    /// Confirmations and takeover notices for connections of another core
+    /// than the one the datagram reached ([`super::handoff`]).
+    pub handoffs: super::handoff::Handoffs,
 }
 
 impl ReplShared {
-    /// The replication state of a node; `backup` from `[overlay] backup`.
-    pub fn new(backup: Option<SocketAddrV4>) -> ReplShared {
+    /// The replication state of a node of `cores` polling cores; `backup`
+    /// from `[overlay] backup`.
+    pub fn new(backup: Option<SocketAddrV4>, cores: usize) -> ReplShared {
         ReplShared {
+            handoffs: super::handoff::Handoffs::new(cores),
             backup,
             timeout_ns: DEFAULT_TIMEOUT_NS,
             state: AtomicU8::new(UP),
@@ -709,7 +714,7 @@ mod tests {
 
     #[test]
     fn standby_keeps_the_newest_version_and_takes_it_once() {
-        let s = ReplShared::new(None);
+        let s = ReplShared::new(None, 1);
         let from = "10.0.2.2:7700".parse().unwrap();
         assert!(s.store(0, from, rec()));
         assert!(!s.store(
@@ -737,7 +742,7 @@ mod tests {
 
     #[test]
     fn a_timeout_marks_the_backup_down_once_until_it_answers() {
-        let s = ReplShared::new(Some("10.0.3.2:7700".parse().unwrap()));
+        let s = ReplShared::new(Some("10.0.3.2:7700".parse().unwrap()), 1);
         assert_eq!(s.state_name(), "up");
         assert!(s.mark_down());
         assert!(!s.mark_down());

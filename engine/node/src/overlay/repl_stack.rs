@@ -3,8 +3,10 @@
 //! backup's answers, the takeover of a connection a client brings to the
 //! backup, and the timers that find a backup too slow or gone.
 
+use super::handoff::Handoff;
 use super::refill::has_body;
 use super::repl::{encode_record, push_batch, split_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
+use super::OverlayShared;
 use crate::arp::ArpCache;
 use crate::fwd::{frame_from, Addrs};
 use crate::http::HttpConn;
@@ -297,12 +299,6 @@ impl TcpStack {
         let Some(ov) = self.overlay.clone() else {
             return;
         };
-        let lookup = |s: &TcpStack, t: &Tuple| {
-            s.table.lookup(&FourTuple {
-                local: t.1,
-                remote: t.0,
-            })
-        };
         match m {
             Msg::Record(r) => {
                 let (t, v) = ((r.client, r.vip), r.version);
@@ -315,48 +311,95 @@ impl TcpStack {
             }
             Msg::Ack(t, v) => {
                 ov.repl.mark_up();
-                let Some(id) = lookup(self, &t) else { return };
-                let Some(slot) = self.repl[id].as_mut() else {
-                    return;
-                };
-                let mut first_at = None;
-                while slot.inflight.front().is_some_and(|s| s.version <= v) {
-                    let s = slot.inflight.pop_front().expect("front");
-                    first_at.get_or_insert(s.at);
-                    slot.confirmed_rcv = s.rcv;
-                    slot.confirmed_answered = s.answered;
-                }
-                slot.wait_since = slot.inflight.front().map(|s| s.at);
-                let (rcv, answered) = (slot.confirmed_rcv, slot.confirmed_answered);
-                if let Some(at) = first_at {
-                    ov.repl.counters.records_confirmed.inc();
-                    ov.repl.delay_sample(now.saturating_sub(at));
-                    // Open the gates now, so that the next service pass
-                    // sends the ACK and the response at once.
-                    if let Some(c) = self.table.get_mut(id) {
-                        c.set_ack_limit(Some(rcv));
-                    }
-                    if let Some(h) = self.http[id].as_mut() {
-                        h.hold = h.answered() != answered;
-                    }
-                    self.mark_pending(id);
-                }
+                self.repl_ack(now, &ov, t, v, false);
             }
-            Msg::Taken(t) => {
-                let Some(id) = lookup(self, &t) else { return };
-                if let Some(c) = self.table.get_mut(id) {
-                    c.vanish();
-                    ov.repl.counters.taken_over.inc();
-                }
-                self.repl[id] = None;
-                self.mark_pending(id);
-            }
+            Msg::Taken(t) => self.repl_taken(&ov, t, false),
             Msg::Closed(t) => ov.repl.forget(&t),
             Msg::Hello => {
                 self.repl_send(now, src, &Msg::HelloAck);
             }
             Msg::HelloAck => ov.repl.mark_up(),
         }
+    }
+
+    /// The backup confirmed `t`'s records up to version `v`: open the
+    /// gates they covered. A connection this core does not have is another
+    /// core's: the message is handed on, unless it was handed here.
+    fn repl_ack(&mut self, now: u64, ov: &OverlayShared, t: Tuple, v: u32, handed: bool) {
+        let Some(id) = self.repl_lookup(&t) else {
+            if !handed {
+                ov.repl.handoffs.hand(self.core.index, Handoff::Ack(t, v));
+            }
+            return;
+        };
+        let Some(slot) = self.repl[id].as_mut() else {
+            return;
+        };
+        let mut first_at = None;
+        while slot.inflight.front().is_some_and(|s| s.version <= v) {
+            let s = slot.inflight.pop_front().expect("front");
+            first_at.get_or_insert(s.at);
+            slot.confirmed_rcv = s.rcv;
+            slot.confirmed_answered = s.answered;
+        }
+        slot.wait_since = slot.inflight.front().map(|s| s.at);
+        let (rcv, answered) = (slot.confirmed_rcv, slot.confirmed_answered);
+        if let Some(at) = first_at {
+            ov.repl.counters.records_confirmed.inc();
+            ov.repl.delay_sample(now.saturating_sub(at));
+            // Open the gates now, so that the next service pass
+            // sends the ACK and the response at once.
+            if let Some(c) = self.table.get_mut(id) {
+                c.set_ack_limit(Some(rcv));
+            }
+            if let Some(h) = self.http[id].as_mut() {
+                h.hold = h.answered() != answered;
+            }
+            self.mark_pending(id);
+        }
+    }
+
+    /// The backup took `t` over: forget it without a RST (handed on as
+    /// [`TcpStack::repl_ack`] is).
+    fn repl_taken(&mut self, ov: &OverlayShared, t: Tuple, handed: bool) {
+        let Some(id) = self.repl_lookup(&t) else {
+            if !handed {
+                ov.repl.handoffs.hand(self.core.index, Handoff::Taken(t));
+            }
+            return;
+        };
+        if let Some(c) = self.table.get_mut(id) {
+            c.vanish();
+            ov.repl.counters.taken_over.inc();
+        }
+        self.repl[id] = None;
+        self.mark_pending(id);
+    }
+
+    /// Runs what other cores handed to this one; called once per poll.
+    pub(crate) fn repl_handoffs(&mut self, now: u64) {
+        let Some(ov) = self.overlay.as_ref() else {
+            return;
+        };
+        let Some(first) = ov.repl.handoffs.take(self.core.index) else {
+            return;
+        };
+        let ov = ov.clone();
+        let mut next = Some(first);
+        while let Some(m) = next {
+            match m {
+                Handoff::Ack(t, v) => self.repl_ack(now, &ov, t, v, true),
+                Handoff::Taken(t) => self.repl_taken(&ov, t, true),
+            }
+            next = ov.repl.handoffs.take(self.core.index);
+        }
+    }
+
+    fn repl_lookup(&self, t: &Tuple) -> Option<ConnId> {
+        self.table.lookup(&FourTuple {
+            local: t.1,
+            remote: t.0,
+        })
     }
 
     fn mark_pending(&mut self, id: ConnId) {
