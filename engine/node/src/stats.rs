@@ -7,6 +7,35 @@
 
 use anyedge_port::Counter;
 use anyedge_wire::DropReason;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A counter every core of a node may write: the node-wide counters of the
+/// anycast site and the overlay (`show anycast`, `show overlay`). Unlike
+/// [`Counter`] (one writer, a plain load and store), an increment is an
+/// atomic add, so that two cores counting at once lose nothing. These
+/// counters count events (a fetch, a takeover, a record), not frames.
+#[derive(Debug, Default)]
+pub struct SharedCounter(AtomicU64);
+
+impl SharedCounter {
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Reads the current value.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// Drop reasons decided by the node, after a frame parsed cleanly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -236,6 +265,19 @@ pub struct LcoreCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_counter_loses_nothing_to_concurrent_writers() {
+        let c = std::sync::Arc::new(SharedCounter::default());
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || (0..100_000).for_each(|_| c.inc()))
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(c.get(), 400_000);
+    }
 
     #[test]
     fn reasons_have_unique_names_and_indices() {

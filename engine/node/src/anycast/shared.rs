@@ -8,7 +8,8 @@
 use super::metrics::{PathEntry, PathTable};
 use super::peer::{self, Body, Message, Refused, WireEntry};
 use crate::config::{NodeConfig, ResumePolicy};
-use anyedge_port::Counter;
+// Written by every core of the node (DESIGN.md section 2: shared state).
+use crate::stats::SharedCounter as Counter;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Mutex;
 

@@ -23,7 +23,8 @@ pub(crate) mod repl_stack;
 pub mod stack;
 
 use crate::config::{Overlay, OverlayRole};
-use anyedge_port::Counter;
+// Written by every core of the node (DESIGN.md section 2: shared state).
+use crate::stats::SharedCounter as Counter;
 use std::net::SocketAddrV4;
 
 /// How long an upstream connection (edge -> gateway, gateway -> origin) may

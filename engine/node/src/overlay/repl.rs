@@ -26,7 +26,8 @@
 //! the primary forgets the connection without a RST.
 
 use anyedge_http::Chunk;
-use anyedge_port::Counter;
+// Written by every core of the node (DESIGN.md section 2: shared state).
+use crate::stats::SharedCounter as Counter;
 use anyedge_tcp::conn::replica::SNAPSHOT_LEN;
 use anyedge_tcp::Snapshot;
 use std::collections::HashMap;
