@@ -182,6 +182,19 @@ client_behind_router() {
     ip -n "$R" link set r0 up
 }
 
+# origin_behind_router: after client_behind_router, an origin ns O (veth o0
+# 10.0.6.2/24, default via 10.0.6.1) behind the router (ro 10.0.6.1/24).
+# Sets O.
+origin_behind_router() {
+    new_ns O origin
+    ip link add o0 netns "$O" type veth peer name ro netns "$R"
+    ip -n "$O" addr add 10.0.6.2/24 dev o0
+    ip -n "$R" addr add 10.0.6.1/24 dev ro
+    ip -n "$O" link set o0 up
+    ip -n "$R" link set ro up
+    ip -n "$O" route add default via 10.0.6.1
+}
+
 # bg_start NAME NS CMD ARGS...: run CMD in netns NS in the background,
 # stdin /dev/null, output to $AE_TMP/NAME.log. Sets BG_PID, BG_LOG.
 bg_start() {

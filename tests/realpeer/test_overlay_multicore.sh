@@ -54,13 +54,7 @@ RATE_KIB=${AE_MULTICORE_RATE_KIB:-2048} # per wget: ~12 s for the object
 KILL_AT=$((SIZE * 4 / 10))
 
 client_behind_router
-new_ns O origin
-ip link add o0 netns "$O" type veth peer name ro netns "$R"
-ip -n "$O" addr add 10.0.6.2/24 dev o0
-ip -n "$R" addr add 10.0.6.1/24 dev ro
-ip -n "$O" link set o0 up
-ip -n "$R" link set ro up
-ip -n "$O" route add default via 10.0.6.1
+origin_behind_router
 
 DOC=$AE_TMP/origin
 CACHE=$AE_TMP/cache

@@ -46,13 +46,7 @@ KILL_AT=$((SIZE * 4 / 10))
 URL=http://$VIP/big.bin
 
 client_behind_router
-new_ns O origin
-ip link add o0 netns "$O" type veth peer name ro netns "$R"
-ip -n "$O" addr add 10.0.6.2/24 dev o0
-ip -n "$R" addr add 10.0.6.1/24 dev ro
-ip -n "$O" link set o0 up
-ip -n "$R" link set ro up
-ip -n "$O" route add default via 10.0.6.1
+origin_behind_router
 
 DOC=$AE_TMP/origin
 mkdir -p "$DOC" "$AE_TMP/cache-a" "$AE_TMP/cache-b"

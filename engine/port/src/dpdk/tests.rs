@@ -205,12 +205,6 @@ fn zero_copy_payload_from_an_engine_region() {
     drop(region);
     assert_eq!(seg.to_vec(), content[..10].to_vec());
     drop(seg);
-    let avail = |x: &[(String, u64)]| {
-        x.iter()
-            .find(|(k, _)| k == "anyedge_mbuf_pool_avail")
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
     assert_eq!(
         avail(&f.ports[0].xstats()),
         avail(&avail0),
@@ -273,17 +267,19 @@ fn a_shared_tail_is_chained_by_reference_and_released_after_the_send() {
         2,
         "counted per attached tail"
     );
-    let avail = |x: &[(String, u64)]| {
-        x.iter()
-            .find(|(k, _)| k == "anyedge_mbuf_pool_avail")
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
     assert_eq!(
         avail(&f.ports[0].xstats()),
         avail(&avail0),
         "no mbuf leaked"
     );
+}
+
+/// The port's free mbufs, from its xstats.
+fn avail(x: &[(String, u64)]) -> u64 {
+    x.iter()
+        .find(|(k, _)| k == "anyedge_mbuf_pool_avail")
+        .map(|(_, v)| *v)
+        .unwrap()
 }
 
 fn content_ptr(obj: &crate::SharedBytes, off: usize) -> *const u8 {
