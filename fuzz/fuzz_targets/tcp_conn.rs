@@ -1,7 +1,8 @@
 //! Drives one TCP connection (an established pair's server side, or a fresh
 //! SYN-SENT client; either of them with overlay early data) with arbitrary segments, timeouts and application calls,
 //! and checks that it never panics and that its invariants hold:
-//! SND.UNA <= SND.NXT, buffers within their sizes, timers in the future.
+//! SND.UNA <= SND.NXT, buffers within their sizes, timers in the future,
+//! the sender's log of sent runs (SACK scoreboard, RACK) consistent.
 #![no_main]
 
 use anyedge_tcp::conn::{Conn, ConnConfig, Segment};
@@ -108,5 +109,8 @@ fuzz_target!(|data: &[u8]| {
         let (txb, rxb) = c.buffered();
         assert!(txb <= 8192 && rxb <= 8192, "buffers bounded: {txb} {rxb}");
         assert!(c.in_flight() <= 8192 + 2, "in flight within the send buffer plus SYN/FIN");
+        if let Err(e) = c.check_scoreboard() {
+            panic!("scoreboard: {e}");
+        }
     }
 });

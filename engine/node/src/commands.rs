@@ -411,6 +411,7 @@ impl<P: Port> Node<P> {
             rst_sent: a.rst_sent + s.rst_sent,
             rst_stray_ack: a.rst_stray_ack + s.rst_stray_ack,
             rst_rate_limited: a.rst_rate_limited + s.rst_rate_limited,
+            rst_deferred: a.rst_deferred + s.rst_deferred,
             rst_ignored: a.rst_ignored + s.rst_ignored,
             listen_dropped: a.listen_dropped + s.listen_dropped,
             refused_full: a.refused_full + s.refused_full,
@@ -429,7 +430,7 @@ impl<P: Port> Node<P> {
                 "ssthresh": if r.ssthresh == usize::MAX { None } else { Some(r.ssthresh) },
                 "srtt_us": r.srtt_us, "pacing_bps": r.pacing_bps, "rttvar_us": r.rttvar_us, "bytes_in": r.bytes_in,
                 "bytes_out": r.bytes_out, "retransmits": r.retransmits, "sack": r.sack,
-                "sack_blocks": r.sack_blocks,
+                "sack_blocks": r.sack_blocks, "timeouts": r.timeouts, "tlp_probes": r.tlp_probes, "rack_lost": r.rack_lost,
             })
         };
         let conns: Vec<Value> = rows.iter().map(to_json).collect();
@@ -437,6 +438,7 @@ impl<P: Port> Node<P> {
         let table = json!({
             "opened": sum.opened, "closed": sum.closed, "rst_sent": sum.rst_sent,
             "rst_stray_ack": sum.rst_stray_ack, "rst_rate_limited": sum.rst_rate_limited,
+            "rst_deferred": sum.rst_deferred,
             "rst_ignored": sum.rst_ignored, "listen_dropped": sum.listen_dropped,
             "refused_full": sum.refused_full,
             "cookies_sent": sum.cookies_sent, "cookies_accepted": sum.cookies_accepted,
@@ -470,7 +472,10 @@ impl<P: Port> Node<P> {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "-".into());
             let sack = if r.sack {
-                format!("on ({} blocks)", r.sack_blocks)
+                format!(
+                    "on ({} blocks, {} tlp, {} B rack-lost)",
+                    r.sack_blocks, r.tlp_probes, r.rack_lost
+                )
             } else {
                 "off".into()
             };

@@ -140,6 +140,12 @@ pub struct ConnRow {
     pub sack: bool,
     /// SACK scoreboard blocks.
     pub sack_blocks: usize,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Tail loss probes sent (RFC 8985).
+    pub tlp_probes: u64,
+    /// Bytes RACK deemed lost (RFC 8985).
+    pub rack_lost: u64,
 }
 
 /// The character line of RFC 864: 72 printable characters per line, the
@@ -555,6 +561,48 @@ impl TcpStack {
         self.touched = touched;
     }
 
+    /// Sends the RSTs the table deferred under its rate limit
+    /// ([`anyedge_tcp::table::Table::poll_deferred_rst`]), as the limit
+    /// allows, to clients reachable from `port`.
+    #[allow(clippy::too_many_arguments)]
+    fn deferred_rsts<T: TxQueue>(
+        &mut self,
+        now: u64,
+        port: u16,
+        addrs: &Addrs,
+        arp: &ArpCache,
+        counters: &StreamCounters,
+        tx: &mut Vec<T::Buf>,
+        txq: &mut T,
+    ) {
+        let Some(view) = addrs.ports.get(port as usize) else {
+            return;
+        };
+        while let Some((t, h)) = self.table.poll_deferred_rst(now) {
+            let Some(mac) = view
+                .next_hop(*t.remote.ip())
+                .and_then(|hop| arp.lookup(hop))
+            else {
+                continue;
+            };
+            if let Some(b) = frame_from(txq, counters, |buf| {
+                emit_tcp(
+                    buf,
+                    mac,
+                    view.mac,
+                    None,
+                    *t.local.ip(),
+                    *t.remote.ip(),
+                    64,
+                    &h,
+                    &[],
+                )
+            }) {
+                tx.push(b);
+            }
+        }
+    }
+
     /// Turns pending output of connections on `port` into frames, at most
     /// `burst` frames in `tx` (the rest waits for the next poll).
     #[allow(clippy::too_many_arguments)]
@@ -575,6 +623,7 @@ impl TcpStack {
         }
         self.flush_outbox(port, addrs, arp, counters, tx, txq);
         self.repl_pokes(now, port, addrs, arp, counters, tx, txq);
+        self.deferred_rsts(now, port, addrs, arp, counters, tx, txq);
         let mut pending = std::mem::take(&mut self.pending);
         let mut keep = Vec::new();
         for id in pending.drain(..) {
@@ -1050,6 +1099,9 @@ impl TcpStack {
                 retransmits: st.retransmits,
                 sack,
                 sack_blocks,
+                timeouts: st.timeouts,
+                tlp_probes: st.tlp_probes,
+                rack_lost: st.rack_lost,
             }
         })
     }

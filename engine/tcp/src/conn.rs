@@ -219,14 +219,47 @@ pub struct ConnStats {
     pub challenge_acks: u64,
     /// Segments dropped as unacceptable or by PAWS.
     pub dropped: u64,
+    /// Tail loss probes sent (RFC 8985 section 7).
+    pub tlp_probes: u64,
+    /// Bytes RACK deemed lost (RFC 8985 6.2), lost retransmissions included.
+    pub rack_lost: u64,
 }
 
-/// Most SACK scoreboard blocks kept.
-const MAX_SACKED: usize = 256;
+/// The worst-case delayed-ACK time a tail loss probe allows for when one
+/// segment is in flight (RFC 8985 7.2, WCDelAckT).
+const WC_DELACK_NS: u64 = 200_000_000;
 /// Most events queued for the application.
 const MAX_EVENTS: usize = 16;
 /// Keep-alive probes before giving up (Linux's default).
 const KEEPALIVE_PROBES: u32 = 9;
+
+/// RACK's state (RFC 8985 5.2): the most recently sent segment that was
+/// delivered, its RTT, and whether the peer reorders.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rack {
+    /// A delivered segment has been seen.
+    seen: bool,
+    xmit: u64,
+    end: Seq,
+    rtt: u64,
+    retx: bool,
+    /// Highest end of a delivered segment (RACK.fack).
+    fack: Option<Seq>,
+    reordering_seen: bool,
+}
+
+/// PRR's state for one recovery episode (RFC 6937 section 3).
+#[derive(Clone, Copy, Debug, Default)]
+struct Prr {
+    /// Bytes the peer received since recovery began (prr_delivered).
+    delivered: usize,
+    /// Bytes sent since recovery began (prr_out).
+    out: usize,
+    /// Flight when recovery began (RecoverFS).
+    recover_fs: usize,
+    /// What may be sent until the next ACK (sndcnt).
+    budget: usize,
+}
 
 /// One TCP connection.
 #[derive(Debug)]
@@ -283,12 +316,27 @@ pub struct Conn {
     /// After a timeout, the highest sequence sent then: duplicate ACKs below
     /// it start no new fast recovery (RFC 6582 3.2, the "recover" check).
     rto_recover: Option<Seq>,
-    /// Highest sequence number SACKed so far (RFC 6675 HighData side).
-    high_sack: Seq,
     /// Left edge of the last out-of-order segment received (its block goes
     /// first in our SACK option, RFC 2018 section 4).
     last_ooo: Option<Seq>,
-    sacked: Vec<(Seq, Seq)>,
+    /// What was sent and when: the SACK scoreboard and RACK's send times.
+    log: seglog::SegLog,
+    /// RACK's most recently delivered segment (RFC 8985 5.2).
+    rack: Rack,
+    /// RACK's reordering timer (RFC 8985 6.2 step 5).
+    rack_at: Option<u64>,
+    /// The tail loss probe timer (RFC 8985 7.2).
+    pto_at: Option<u64>,
+    /// A probe is due at the next transmit.
+    tlp_probe: bool,
+    /// The outstanding probe: TLP.end_seq and whether it was a
+    /// retransmission (RFC 8985 7.3).
+    tlp_end: Option<(Seq, bool)>,
+    /// Proportional rate reduction during SACK recovery (RFC 6937).
+    prr: Option<Prr>,
+    /// A duplicate segment received: reported first in our next SACK
+    /// option (RFC 2883 D-SACK).
+    dsack: Option<(Seq, Seq)>,
     retries: u32,
     // Timers, absolute nanoseconds.
     rto_at: Option<u64>,
@@ -378,14 +426,20 @@ impl Conn {
             dupacks: 0,
             recover: None,
             rexmit_next: iss,
-            high_sack: iss,
             rto_recover: None,
             hs_round_end: iss,
             hs_cur_min: u64::MAX,
             hs_last_min: u64::MAX,
             hs_samples: 0,
             last_ooo: None,
-            sacked: Vec::with_capacity(MAX_SACKED + 4),
+            log: seglog::SegLog::default(),
+            rack: Rack::default(),
+            rack_at: None,
+            pto_at: None,
+            tlp_probe: false,
+            tlp_end: None,
+            prr: None,
+            dsack: None,
             retries: 0,
             rto_at: None,
             delack_at: None,
@@ -531,7 +585,7 @@ impl Conn {
 
     /// SACK in use, and the scoreboard size.
     pub fn sack_info(&self) -> (bool, usize) {
-        (self.sack_ok, self.sacked.len())
+        (self.sack_ok, self.log.sacked_runs())
     }
 
     /// The rate at which a port should pace this connection's segments, in
@@ -662,6 +716,21 @@ impl Conn {
     /// Bytes sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
         self.snd_max - self.snd_una
+    }
+
+    /// Checks the sender's log (the SACK scoreboard and RACK's send
+    /// times): sorted runs with consistent counts, SACKed and lost bytes
+    /// within the flight. For the fuzz target and tests.
+    pub fn check_scoreboard(&self) -> Result<(), String> {
+        self.log.check()?;
+        let (s, l) = (self.log.sacked(), self.log.lost());
+        if s + l > self.in_flight() {
+            return Err(format!(
+                "sacked {s} + lost {l} > in flight {}",
+                self.in_flight()
+            ));
+        }
+        Ok(())
     }
 
     /// SND.UNA, SND.NXT, RCV.NXT (for invariants and tests).
@@ -823,7 +892,9 @@ impl Conn {
 pub mod early;
 mod input;
 mod output;
+mod rack;
 pub mod replica;
+pub mod seglog;
 
 pub use early::EarlyOutcome;
 pub use replica::Snapshot;

@@ -73,8 +73,11 @@ pub struct TableStats {
     pub rst_sent: u64,
     /// Of those, RSTs answering an ACK (`<SEQ=SEG.ACK><CTL=RST>`): the stray-ACK case.
     pub rst_stray_ack: u64,
-    /// RSTs not sent because of the rate limit.
+    /// RSTs not sent at once because of the rate limit.
     pub rst_rate_limited: u64,
+    /// Of those, RSTs sent later, when the limit allowed: the answer to the
+    /// last stray segment of each 4-tuple is kept (see [`Table::poll_deferred_rst`]).
+    pub rst_deferred: u64,
     /// RSTs received that matched no connection (dropped, RFC 9293).
     pub rst_ignored: u64,
     /// Segments with neither SYN nor ACK (nor RST) to a listening port:
@@ -186,9 +189,15 @@ pub struct Table {
     filed: Vec<u64>,
     syn_received: usize,
     rst_window: (u64, u32),
+    /// The rate-limited RST answer to the latest stray segment of each
+    /// 4-tuple, sent when the limit allows (at most [`DEFERRED_RST_MAX`]).
+    deferred_rst: HashMap<FourTuple, TcpHeader, foldhash::fast::RandomState>,
     stats: TableStats,
     pool: pool::BufPool,
 }
+
+/// Most 4-tuples with a deferred RST.
+pub const DEFERRED_RST_MAX: usize = 1024;
 
 /// MSS values a SYN cookie can encode (RFC 4987 3.6: a few common sizes).
 const COOKIE_MSS: [u16; 4] = [536, 1220, 1440, 1460];
@@ -210,6 +219,7 @@ impl Table {
             filed: vec![u64::MAX; cap],
             syn_received: 0,
             rst_window: (0, 0),
+            deferred_rst: HashMap::default(),
             stats: TableStats::default(),
             pool: pool::BufPool::default(),
         }
@@ -439,18 +449,21 @@ impl Table {
             self.stats.rst_ignored += 1;
             return Dispatch::Dropped;
         }
-        if !self.rst_allowed(now) {
+        let allowed = self.rst_allowed(now);
+        if allowed {
+            self.stats.rst_sent += 1;
+        } else {
             self.stats.rst_rate_limited += 1;
-            return Dispatch::Dropped;
         }
-        self.stats.rst_sent += 1;
         let mut h = TcpHeader {
             src_port: t.local.port(),
             dst_port: t.remote.port(),
             ..TcpHeader::default()
         };
         if seg.flags & ACK != 0 {
-            self.stats.rst_stray_ack += 1;
+            if allowed {
+                self.stats.rst_stray_ack += 1;
+            }
             h.seq = seg.ack;
             h.flags = RST;
         } else {
@@ -458,7 +471,43 @@ impl Table {
             h.ack = (Seq(seg.seq) + seg.len()).0;
             h.flags = RST | ACK;
         }
+        if !allowed {
+            // The latest answer per 4-tuple waits for the limit: a client
+            // whose stray ACKs outran it would otherwise wait forever once
+            // the old node stops sending (its last ACK got no RST).
+            if self.deferred_rst.len() < DEFERRED_RST_MAX || self.deferred_rst.contains_key(&t) {
+                self.deferred_rst.insert(t, h);
+            }
+            return Dispatch::Dropped;
+        }
+        self.deferred_rst.remove(&t);
         Dispatch::Reply(h)
+    }
+
+    /// A deferred RST (see [`Table::reset_for`]) once the rate limit
+    /// allows one, for a 4-tuple that still has no connection: its
+    /// 4-tuple and header. The node calls it each poll until `None`.
+    pub fn poll_deferred_rst(&mut self, now: u64) -> Option<(FourTuple, TcpHeader)> {
+        if self.deferred_rst.is_empty() {
+            return None;
+        }
+        while let Some(&t) = self.deferred_rst.keys().next() {
+            if self.index.contains_key(&t) {
+                self.deferred_rst.remove(&t);
+                continue;
+            }
+            if !self.rst_allowed(now) {
+                return None;
+            }
+            let h = self.deferred_rst.remove(&t).expect("key just seen");
+            self.stats.rst_sent += 1;
+            self.stats.rst_deferred += 1;
+            if h.flags & ACK == 0 {
+                self.stats.rst_stray_ack += 1;
+            }
+            return Some((t, h));
+        }
+        None
     }
 
     fn rst_allowed(&mut self, now: u64) -> bool {

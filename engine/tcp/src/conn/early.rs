@@ -259,6 +259,7 @@ impl Conn {
         self.tx.consume(acked);
         self.stats.bytes_out += acked as u64;
         self.snd_una = ack;
+        self.log.ack(ack, |_| {});
         self.state = State::Established;
         // RFC 7323 2.2: the SYN-ACK's window is not scaled.
         self.snd_wnd = usize::from(seg.window);

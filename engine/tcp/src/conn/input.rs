@@ -199,6 +199,7 @@ impl Conn {
                 }
             }
             self.snd_una = ack;
+            self.log.ack(ack, |_| {});
             self.state = State::Established;
             self.snd_wnd = usize::from(seg.window);
             self.max_snd_wnd = self.snd_wnd;
@@ -238,11 +239,17 @@ impl Conn {
             self.challenge_ack(now);
             return false;
         }
+        let mut delivery = super::rack::Delivery::default();
+        let (una0, sacked0) = (self.snd_una, self.log.sacked());
+        let mut dsack = None;
         if self.sack_ok && seg.opts.sack_count > 0 {
-            self.take_sack(&seg.opts);
+            dsack = self.take_sack(&seg.opts, ack, &mut delivery);
         }
         let window = usize::from(seg.window) << self.snd_shift;
-        if self.snd_una.lt(ack) {
+        let advanced = self.snd_una.lt(ack);
+        if advanced {
+            let fack = self.rack.fack;
+            self.log.ack(ack, |e| delivery.note(fack, e));
             self.on_new_ack(now, ack, seg);
         } else if ack == self.snd_una
             && seg.payload.is_empty()
@@ -251,6 +258,19 @@ impl Conn {
             && self.snd_max.gt(self.snd_una)
         {
             self.on_dup_ack(now);
+        }
+        if self.sack_ok {
+            self.rack_update(now, &delivery);
+            self.rack_detect(now);
+            if self.recover.is_some() {
+                // RFC 6937 DeliveredData: change in SND.UNA plus change in SACKed bytes.
+                let delivered = ((self.snd_una - una0) + self.log.sacked()).saturating_sub(sacked0);
+                self.prr_on_ack(delivered);
+            }
+            self.tlp_on_ack(now, ack, dsack);
+            if advanced {
+                self.arm_pto(now);
+            }
         }
         // Window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule).
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
@@ -293,10 +313,6 @@ impl Conn {
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
-        self.sacked.retain(|b| b.1.gt(ack));
-        for b in self.sacked.iter_mut() {
-            b.0 = b.0.max(ack);
-        }
         self.retries = 0;
         // RTT: timestamps give a sample per ACK (RFC 7323 4.1); otherwise one
         // timed segment at a time, never a retransmitted one (Karn).
@@ -323,14 +339,13 @@ impl Conn {
         self.hystart(ack, sample);
         match self.recover {
             Some(r) if ack.lt(r) => {
-                // Partial ACK (RFC 6582 / RFC 6675): retransmit the next hole.
-                self.rexmit_next = self.rexmit_next.max(ack);
-                if !self.sack_ok {
-                    self.rexmit_next = ack;
-                }
+                // Partial ACK (RFC 6582): retransmit the next hole. With
+                // SACK the holes come from the log's loss marks.
+                self.rexmit_next = ack;
             }
             Some(_) => {
                 self.recover = None;
+                self.prr = None;
                 self.dupacks = 0;
             }
             None => {
@@ -401,64 +416,54 @@ impl Conn {
         self.hs_round_end = self.snd_max;
     }
 
+    /// A duplicate ACK. Without SACK, DupThresh of them start NewReno's
+    /// fast recovery (RFC 5681 3.2, RFC 6582); with SACK, RACK decides
+    /// what is lost (`rack_detect`), and the count only feeds limited
+    /// transmit (RFC 3042).
     pub(super) fn on_dup_ack(&mut self, now: u64) {
         self.dupacks += 1;
-        let sacked_bytes: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
-        let thresh = self.dupthresh();
-        let lost = self.dupacks >= thresh
-            || (self.sack_ok && sacked_bytes >= thresh as usize * self.eff_mss());
         let after_rto = self.rto_recover.is_some_and(|r| self.snd_una.lt(r));
-        if lost && self.recover.is_none() && !after_rto {
-            // Fast retransmit (RFC 5681 3.2, RFC 6675 5): one decrease per window.
-            self.stats.fast_retransmits += 1;
-            self.cc.on_congestion(now, self.in_flight());
-            self.resume_on_loss();
-            self.recover = Some(self.snd_max);
-            self.rexmit_next = self.snd_una;
+        if !self.sack_ok && self.dupacks >= self.dupthresh() && self.recover.is_none() && !after_rto
+        {
+            self.enter_recovery(now);
         }
     }
 
-    pub(super) fn take_sack(&mut self, o: &TcpOptions) {
-        for &(l, r) in &o.sack_blocks[..o.sack_count.min(4)] {
+    /// Takes an ACK's SACK blocks into the log (RFC 2018), noting what they
+    /// deliver for RACK. Blocks outside what we sent are ignored; a first
+    /// block at or below the cumulative ACK is a D-SACK (RFC 2883) and is
+    /// returned.
+    pub(super) fn take_sack(
+        &mut self,
+        o: &TcpOptions,
+        ack: Seq,
+        d: &mut super::rack::Delivery,
+    ) -> Option<(Seq, Seq)> {
+        let blocks = &o.sack_blocks[..o.sack_count.min(4)];
+        let dsack = blocks
+            .first()
+            .map(|&(l, r)| (Seq(l), Seq(r)))
+            .filter(|&(l, r)| l.lt(r) && r.le(ack));
+        let mss = self.eff_mss();
+        let fack = self.rack.fack;
+        for &(l, r) in blocks {
             let (l, r) = (Seq(l), Seq(r));
-            // RFC 2018: ignore blocks outside what we sent.
             if !l.lt(r) || l.lt(self.snd_una) || r.gt(self.snd_max) {
                 continue;
             }
-            self.sacked.push((l, r));
-            self.high_sack = self.high_sack.max(r);
+            self.log.sack(l, r, mss, |e| d.note(fack, e));
         }
-        self.sacked.sort_unstable_by(|a, b| {
-            if a.0 == b.0 {
-                std::cmp::Ordering::Equal
-            } else if a.0.lt(b.0) {
-                std::cmp::Ordering::Less
-            } else {
-                std::cmp::Ordering::Greater
-            }
-        });
-        let mut merged: Vec<(Seq, Seq)> = Vec::with_capacity(self.sacked.len());
-        for &(l, r) in &self.sacked {
-            match merged.last_mut() {
-                Some(m) if l.le(m.1) => m.1 = m.1.max(r),
-                _ => merged.push((l, r)),
-            }
-        }
-        merged.truncate(MAX_SACKED);
-        self.sacked = merged;
-    }
-
-    pub(super) fn is_sacked(&self, s: Seq) -> Option<Seq> {
-        self.sacked
-            .iter()
-            .find(|b| b.0.le(s) && s.lt(b.1))
-            .map(|b| b.1)
+        dsack
     }
 
     pub(super) fn take_data(&mut self, now: u64, seq: Seq, payload: &[u8]) {
         let (off, data) = if seq.lt(self.rcv_nxt) {
             let skip = self.rcv_nxt - seq;
             if skip >= payload.len() {
+                // A duplicate: reported in the next ACK (RFC 2883 D-SACK).
+                if !payload.is_empty() {
+                    self.dsack = Some((seq, seq + payload.len()));
+                }
                 self.ack_now = true;
                 return;
             }

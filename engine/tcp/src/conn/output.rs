@@ -15,6 +15,8 @@ impl Conn {
             self.timewait_at,
             self.persist_at,
             self.keepalive_at,
+            self.rack_at,
+            self.pto_at,
         ]
         .into_iter()
         .flatten()
@@ -31,8 +33,20 @@ impl Conn {
             self.delack_at = None;
             self.ack_now = true;
         }
+        // A probe due with the RTO goes instead of it (RFC 8985 7.2: the
+        // PTO is at most the RTO; the RTO is re-armed after the probe).
+        if self.pto_at.is_some_and(|t| t <= now) {
+            self.on_pto();
+            if self.tlp_probe && self.rto_at.is_some_and(|t| t <= now) {
+                self.rto_at = Some(now + self.rtt.rto());
+            }
+        }
         if self.rto_at.is_some_and(|t| t <= now) {
             self.on_rto(now);
+        }
+        if self.rack_at.is_some_and(|t| t <= now) {
+            self.rack_at = None;
+            self.rack_detect(now);
         }
         if self.persist_at.is_some_and(|t| t <= now) {
             self.persist_at = None;
@@ -71,6 +85,10 @@ impl Conn {
         }
         self.rtt.back_off();
         self.rtt_probe = None;
+        self.pto_at = None;
+        self.tlp_probe = false;
+        self.tlp_end = None;
+        self.rack_at = None;
         match self.state {
             State::SynSent | State::SynReceived => {
                 self.syn_pending = true;
@@ -82,6 +100,7 @@ impl Conn {
                 self.resume_on_loss();
                 self.rto_recover = Some(self.snd_max);
                 self.recover = None;
+                self.prr = None;
                 self.dupacks = 0;
                 // The scoreboard is kept (RFC 6675 5.1): going back to
                 // SND.UNA resends only what the receiver has not SACKed.
@@ -211,7 +230,13 @@ impl Conn {
             State::SynSent if !self.early_sending() => return None,
             _ => {}
         }
-        if let Some(o) = self.send_data(now, payload) {
+        if self.tlp_probe {
+            self.tlp_probe = false;
+            if let Some(o) = self.send_probe(now, payload) {
+                return Some(o);
+            }
+        }
+        if let Some(o) = self.send_data(now, payload, false) {
             return Some(o);
         }
         if self.keepalive_probe {
@@ -280,9 +305,16 @@ impl Conn {
         }
     }
 
-    pub(super) fn add_sack_blocks(&self, o: &mut TcpOptions) {
+    pub(super) fn add_sack_blocks(&mut self, o: &mut TcpOptions) {
         if !self.sack_ok {
             return;
+        }
+        // RFC 2883: a duplicate segment received is reported first.
+        let mut k0 = 0;
+        if let Some((l, r)) = self.dsack.take() {
+            o.sack_blocks[0] = (l.0, r.0);
+            o.sack_count = 1;
+            k0 = 1;
         }
         // RFC 2018 4: the block holding the most recently received segment
         // first, then the others from the lowest up.
@@ -296,11 +328,11 @@ impl Conn {
         let order = recent
             .into_iter()
             .chain((0..ranges.len()).filter(|&i| Some(i) != recent));
-        for (k, i) in order.take(4).enumerate() {
+        for (k, i) in order.take(4 - k0).enumerate() {
             let (off, len) = ranges[i];
             let l = self.rcv_nxt + off;
-            o.sack_blocks[k] = (l.0, (l + len).0);
-            o.sack_count = k + 1;
+            o.sack_blocks[k0 + k] = (l.0, (l + len).0);
+            o.sack_count = k0 + k + 1;
         }
     }
 
@@ -315,14 +347,22 @@ impl Conn {
         ) || self.early_sending()
     }
 
-    fn send_data(&mut self, now: u64, payload: &mut Sink<'_>) -> Option<Outgoing> {
+    /// New data within the windows, or after a timeout the next bytes the
+    /// peer has not SACKed; `probe` (a tail loss probe) sends one segment
+    /// whatever cwnd says.
+    pub(super) fn send_data(
+        &mut self,
+        now: u64,
+        payload: &mut Sink<'_>,
+        probe_tail: bool,
+    ) -> Option<Outgoing> {
         if !self.can_send_data() {
             return None;
         }
         let mss = self.eff_mss().min(payload.max());
         let cwnd = self.cc.cwnd();
         // In recovery with SACK, retransmit the first hole first (RFC 6675 NextSeg rule 1).
-        if self.recover.is_some() {
+        if self.recover.is_some() && !probe_tail {
             if let Some(o) = self.retransmit_hole(now, payload, mss, cwnd) {
                 return Some(o);
             }
@@ -348,7 +388,15 @@ impl Conn {
         } else {
             0
         };
-        let room = room_wnd.min((cwnd + limited).saturating_sub(flight));
+        let room = if let (false, Some(budget)) = (probe_tail, self.prr_budget()) {
+            room_wnd.min(budget)
+        } else if !probe_tail {
+            room_wnd.min((cwnd + limited).saturating_sub(flight))
+        } else if self.snd_nxt == self.snd_max {
+            room_wnd
+        } else {
+            mss
+        };
         let mut unsent = self.unsent();
         let mut probe = false;
         if self.persist_probe && unsent > 0 {
@@ -375,7 +423,7 @@ impl Conn {
         }
         // After a timeout, skip what the receiver already SACKed.
         while self.snd_nxt.lt(self.snd_max) {
-            match self.is_sacked(self.snd_nxt) {
+            match self.log.sacked_end(self.snd_nxt) {
                 Some(end) => self.snd_nxt = end.min(self.snd_max),
                 None => break,
             }
@@ -383,6 +431,8 @@ impl Conn {
         let seq = self.snd_nxt;
         let offset = (seq - self.snd_una) - self.syn_unacked();
         let n = payload.take(&self.tx, offset, len);
+        self.log.sent(seq, seq + n, now);
+        self.prr_sent(n);
         let mut flags = ACK;
         if n > 0 && unsent == 0 {
             flags |= PSH;
@@ -406,6 +456,9 @@ impl Conn {
         if !retransmission && self.rtt_probe.is_none() && n > 0 {
             self.rtt_probe = Some((seq, now));
         }
+        if !retransmission && n > 0 && !probe_tail {
+            self.arm_pto(now);
+        }
         self.arm_keepalive(now);
         Some(Outgoing {
             hdr: h,
@@ -413,46 +466,13 @@ impl Conn {
         })
     }
 
-    /// RFC 6675 "pipe", simplified: bytes in flight that are not SACKed (a
-    /// retransmitted hole counts once, as the lost original no longer does).
+    /// RFC 6675 "pipe": bytes in flight that are neither SACKed nor lost
+    /// (a retransmitted hole counts once, as the lost original no longer
+    /// does).
     pub(super) fn pipe(&self) -> usize {
-        let sacked: usize = self.sacked.iter().map(|b| b.1 - b.0).sum();
         (self.snd_max - self.snd_una)
-            .saturating_sub(sacked)
-            .saturating_sub(self.lost_pending())
-    }
-
-    /// SACKed bytes inside [from, to).
-    pub(super) fn sacked_between(&self, from: Seq, to: Seq) -> usize {
-        self.sacked
-            .iter()
-            .filter(|b| b.0.lt(to) && from.lt(b.1))
-            .map(|b| b.1.min(to) - b.0.max(from))
-            .sum()
-    }
-
-    /// RFC 6675 IsLost, approximated with the highest SACKed sequence: data
-    /// with DupThresh segments of sequence space SACKed above it is lost.
-    pub(super) fn lost_edge(&self) -> Seq {
-        let span = self.dupthresh() as usize * self.eff_mss();
-        if self.high_sack.gt(self.snd_una) && self.high_sack - self.snd_una > span {
-            Seq(self.high_sack.0.wrapping_sub(span as u32))
-        } else {
-            self.snd_una
-        }
-    }
-
-    /// Bytes deemed lost and not yet retransmitted: they leave the pipe.
-    pub(super) fn lost_pending(&self) -> usize {
-        if self.recover.is_none() || !self.sack_ok {
-            return 0;
-        }
-        let from = self.rexmit_next.max(self.snd_una);
-        let to = self.lost_edge();
-        if !from.lt(to) {
-            return 0;
-        }
-        (to - from).saturating_sub(self.sacked_between(from, to))
+            .saturating_sub(self.log.sacked())
+            .saturating_sub(self.log.lost())
     }
 
     fn retransmit_hole(
@@ -463,40 +483,35 @@ impl Conn {
         cwnd: usize,
     ) -> Option<Outgoing> {
         let recover = self.recover?;
-        let mut s = self.rexmit_next.max(self.snd_una);
-        while let Some(end) = self.is_sacked(s) {
-            s = end;
-        }
-        if !s.lt(recover) || !s.lt(self.snd_max) {
-            return None;
-        }
-        // RFC 6675 IsLost: a hole counts as lost once DupThresh segments
-        // above it are SACKed; the first retransmission (at SND.UNA) is
-        // always allowed on entering recovery.
-        if self.sack_ok && s != self.snd_una && !s.lt(self.lost_edge()) {
-            return None;
-        }
-        // Without SACK (NewReno) one retransmission per partial ACK; with
-        // SACK, as many holes as the pipe allows.
-        if self.sack_ok && self.pipe() >= cwnd && s != self.snd_una {
-            return None;
-        }
-        if !self.sack_ok && s != self.snd_una {
-            return None;
-        }
-        let next_sacked = self
-            .sacked
-            .iter()
-            .filter(|b| s.lt(b.0))
-            .map(|b| b.0)
-            .fold(self.snd_max, |a, b| a.min(b));
+        let (s, run_end) = if self.sack_ok {
+            // RFC 6675 NextSeg rule 1, with the loss marks of RACK (RFC
+            // 8985): the first lost run not retransmitted since. As many
+            // as the pipe allows; the one at SND.UNA always goes.
+            let (s, e) = self.log.first_lost()?;
+            let room = self
+                .prr_budget()
+                .unwrap_or(cwnd.saturating_sub(self.pipe()));
+            if room == 0 && s != self.snd_una {
+                return None;
+            }
+            (s, e)
+        } else {
+            // NewReno: one retransmission per partial ACK, at SND.UNA.
+            let s = self.rexmit_next.max(self.snd_una);
+            if s != self.snd_una || !s.lt(recover) || !s.lt(self.snd_max) {
+                return None;
+            }
+            (s, self.snd_max)
+        };
         let data_end = self.snd_una + self.tx.len();
-        let hole_end = next_sacked.min(data_end);
+        let hole_end = run_end.min(data_end);
         if !s.lt(hole_end) {
             return None;
         }
         let len = (hole_end - s).min(mss);
         let n = payload.take(&self.tx, s - self.snd_una, len);
+        self.log.sent(s, s + n, now);
+        self.prr_sent(n);
         let mut opts = self.base_options(now);
         self.add_sack_blocks(&mut opts);
         let h = self.header(now, s, ACK, opts);
@@ -526,14 +541,14 @@ impl Conn {
 /// Where a segment's payload goes: copied into the caller's buffer, or
 /// only located in the send buffer for the caller to copy later
 /// ([`Conn::poll_segment`]).
-enum Sink<'a> {
+pub(super) enum Sink<'a> {
     Copy(&'a mut [u8]),
     Defer { max: usize, at: usize },
 }
 
 impl Sink<'_> {
     /// Most payload bytes a segment may carry.
-    fn max(&self) -> usize {
+    pub(super) fn max(&self) -> usize {
         match self {
             Sink::Copy(b) => b.len(),
             Sink::Defer { max, .. } => *max,

@@ -202,7 +202,6 @@ impl Conn {
         c.snd_nxt = ack;
         c.snd_max = ack;
         c.rexmit_next = ack;
-        c.high_sack = ack;
         c.hs_round_end = ack;
         c.snd_wnd = usize::from(seg.window) << c.snd_shift;
         c.max_snd_wnd = c.snd_wnd.max(s.snd_wnd as usize);
@@ -251,7 +250,7 @@ impl Conn {
         self.snd_nxt = ack;
         self.snd_max = ack;
         self.rexmit_next = ack;
-        self.high_sack = ack;
+        self.log.clear();
         self.skip_writes += extra;
     }
 

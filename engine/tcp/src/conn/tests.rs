@@ -486,8 +486,15 @@ fn rto_backs_off_and_gives_up() {
         .filter(|w| w.to_b && w.payload == b"into the void")
         .map(|w| w.at)
         .collect();
-    assert_eq!(times.len(), 5, "original and four retransmissions");
-    for k in 2..times.len() {
+    // RFC 8985 7.2: the probe goes at the first RTO's time instead of it
+    // (one segment in flight), then the RTO backs off as before.
+    assert_eq!(p.a.stats().tlp_probes, 1);
+    assert_eq!(
+        times.len(),
+        6,
+        "original, a tail loss probe and four retransmissions"
+    );
+    for k in 3..times.len() {
         let (d1, d2) = (times[k - 1] - times[k - 2], times[k] - times[k - 1]);
         assert!(d2 >= 2 * d1 - MS, "exponential backoff: {d1} then {d2}");
     }
@@ -782,5 +789,113 @@ mod takeover {
         assert_eq!(b.unacked(), 0);
         assert_eq!(b.send(&[2u8; 1500]), 1500);
         assert_eq!(b.unacked(), 500, "the first 1000 bytes were skipped");
+    }
+}
+
+/// Loss bursts with more holes than the SACK scoreboard keeps, and the
+/// loss of a flight's last segment.
+mod recovery {
+    use super::*;
+    use crate::resume::Policy;
+
+    fn big() -> ConnConfig {
+        ConnConfig {
+            send_buf: 16 << 20,
+            recv_buf: 16 << 20,
+            ..ConnConfig::default()
+        }
+    }
+
+    /// A jump to an 8 MiB window into a 200 Mbit/s bottleneck with a
+    /// 100-segment queue: the queue drops most of the first flight, then
+    /// retransmissions and new data alike whenever it overflows.
+    #[test]
+    fn an_overshoot_into_a_small_bottleneck_queue_recovers_without_stalling() {
+        let mut p = Pair::connected(5 * MS, big(), big());
+        p.a.resume(Policy::Jump, 8 << 20, 10 * MS);
+        let mut free = 0u64;
+        p.drop = Box::new(move |w, _| {
+            if !w.to_b {
+                return false;
+            }
+            let ser = 60_000 * (w.payload.len() as u64 + 52) / 1500;
+            if free > w.at + 100 * 60_000 {
+                return true;
+            }
+            free = free.max(w.at) + ser;
+            false
+        });
+        let data = pattern(12 << 20, 9);
+        let start = p.now;
+        let (got, _) = p.transfer(&data, &[], 60_000 * MS);
+        assert!(got == data);
+        let took = (p.now - start) / MS;
+        let s = p.a.stats();
+        eprintln!("bottleneck: took {took} ms, {s:?}");
+        // 12 MiB at 200 Mbit/s is 503 ms.
+        assert!(took < 1500, "took {took} ms: {s:?}");
+    }
+
+    #[test]
+    fn a_burst_of_more_holes_than_the_scoreboard_holds_is_repaired_quickly() {
+        let mut p = Pair::connected(5 * MS, big(), big());
+        // A jump to an 8 MiB window: one flight of about 5800 segments.
+        p.a.resume(Policy::Jump, 8 << 20, 10 * MS);
+        // Lose every other original segment from the 200th to the 2200th:
+        // 1000 holes, well past MAX_SACKED.
+        let (mut n, mut highest) = (0usize, 0u32);
+        let base = p.a.snd_max.0;
+        p.drop = Box::new(move |w, _| {
+            let off = w.hdr.seq.wrapping_sub(base);
+            if !w.to_b || w.payload.is_empty() || off < highest {
+                return false;
+            }
+            highest = off + 1;
+            n += 1;
+            (200..5200).contains(&n) && n % 3 != 0
+        });
+        let data = pattern(12 << 20, 9);
+        let start = p.now;
+        let (got, _) = p.transfer(&data, &[], 60_000 * MS);
+        assert!(got == data);
+        let took = (p.now - start) / MS;
+        let s = p.a.stats();
+        eprintln!("took {took} ms, {s:?}");
+        assert_eq!(s.timeouts, 0, "repaired without an RTO: {s:?}");
+        assert!(took < 400, "took {took} ms: {s:?}");
+    }
+
+    /// The last three segments of a response are lost: the tail loss
+    /// probe (the last segment again) brings a SACK, RACK marks the other
+    /// two lost, and fast recovery repairs them, with no RTO.
+    #[test]
+    fn a_lost_tail_is_repaired_by_a_probe_not_a_timeout() {
+        for sack in [true, false] {
+            let c = ConnConfig { sack, ..big() };
+            let mut p = Pair::connected(5 * MS, c, c);
+            let data = pattern(200_000, 4);
+            let mss = p.a.eff_mss();
+            let last = (data.len() - 1) / mss;
+            let base = p.a.snd_max.0;
+            let mut seen = std::collections::HashSet::new();
+            p.drop = Box::new(move |w, _| {
+                let k = (w.hdr.seq.wrapping_sub(base) as usize) / mss;
+                w.to_b && !w.payload.is_empty() && k + 3 > last && seen.insert(k)
+            });
+            let start = p.now;
+            let (got, _) = p.transfer(&data, &[], 10_000 * MS);
+            assert!(got == data);
+            let took = (p.now - start) / MS;
+            let s = p.a.stats();
+            eprintln!("tail, sack={sack}: took {took} ms, {s:?}");
+            if sack {
+                assert_eq!(s.timeouts, 0, "{s:?}");
+                assert!(s.tlp_probes >= 1, "{s:?}");
+                assert!(took < 150, "took {took} ms: {s:?}");
+            } else {
+                // Without SACK there is no RACK-TLP: the RTO repairs it.
+                assert!(s.timeouts >= 1 && s.tlp_probes == 0, "{s:?}");
+            }
+        }
     }
 }

@@ -122,6 +122,31 @@ fn resets_are_rate_limited() {
 }
 
 #[test]
+fn the_last_rate_limited_reset_of_a_tuple_is_sent_when_the_limit_allows() {
+    let mut t = Table::new(TableConfig {
+        rst_per_sec: 100,
+        ..TableConfig::default()
+    });
+    for i in 0..1000u32 {
+        t.handle(
+            u64::from(i) * 100_000,
+            local(),
+            remote(),
+            &s(1, i, ACK, b""),
+        );
+    }
+    // Still inside the second that the limit counts.
+    assert_eq!(t.poll_deferred_rst(500_000_000), None);
+    // Once it allows: one RST, answering the latest stray ACK (SEQ=SEG.ACK).
+    let (tuple, h) = t.poll_deferred_rst(1_000_000_000).expect("deferred RST");
+    assert_eq!((tuple.local, tuple.remote), (local(), remote()));
+    assert_eq!((h.seq, h.flags), (999, RST));
+    assert_eq!(t.poll_deferred_rst(1_000_000_001), None);
+    let st = t.stats();
+    assert_eq!((st.rst_deferred, st.rst_rate_limited), (1, 900));
+}
+
+#[test]
 fn listener_accepts_and_table_indexes_the_connection() {
     let mut t = Table::new(TableConfig::default());
     t.listen(80);
