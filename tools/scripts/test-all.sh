@@ -54,8 +54,8 @@ fi
 # ---------------------------------------------------------------------------
 banner "1/10 system packages"
 PKGS=(iproute2 iputils-ping arping curl wget socat python3 python3-pip pkg-config
-    dpdk dpdk-dev libdpdk-dev nginx-light wrk
-    build-essential) # build-essential: C/C++ compiler for cargo-fuzz's libFuzzer
+    dpdk dpdk-dev libdpdk-dev nginx-light wrk nftables
+    build-essential) # build-essential: C/C++ compiler for cargo-fuzz's libFuzzer; nftables: random loss in test_tcp_loss.sh
 missing=()
 for p in "${PKGS[@]}"; do
     if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) != "install ok installed" ]]; then
