@@ -260,7 +260,10 @@ class Stray:
         d = Counters.delta(c0, c1)
         kd = kd1 - kd0
         delivered = n - kd
-        answered = d.get("table.rst_sent", 0)
+        # RSTs the limiter deferred (the last stray segment of a 4-tuple is
+        # answered when the limit allows, if the client's MAC is known) are
+        # not answers of this window.
+        answered = d.get("table.rst_sent", 0) - d.get("table.rst_deferred", 0)
         limited = d.get("table.rst_rate_limited", 0)
         # The limiter is a fixed one-second window of rst_per_sec per table
         # (one per receiving queue); a flood sent in under 0.9 s is one window.

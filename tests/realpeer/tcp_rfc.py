@@ -477,7 +477,9 @@ class Runner:
         t1, k1 = self.eng.table(), kdrop()
         d = delta(t0, t1)
         kd = k1 - k0
-        rst_sent = t1["rst_sent"] - t0["rst_sent"]
+        # Deferred RSTs (sent later, when the limit allows) are not this
+        # window's answers.
+        rst_sent = (t1["rst_sent"] - t0["rst_sent"]) - (t1.get("rst_deferred", 0) - t0.get("rst_deferred", 0))
         limited = t1["rst_rate_limited"] - t0["rst_rate_limited"]
         limit = 1000 * max(1, math.ceil(elapsed)) + 100
         say("  sent %d frames in %.3f s; kernel ae0 tx_dropped +%d; RSTs on the wire %d" % (sent, elapsed, kd, len(got)))

@@ -14,7 +14,7 @@
 
 use crate::arp::ArpCache;
 use crate::config::{NodeConfig, Services};
-use crate::fwd::{frame_from, Addrs};
+use crate::fwd::{bare_tcp_frame, frame_from, Addrs};
 use crate::stats::{NodeDrop, StreamCounters};
 use anyedge_port::{MacAddr, TxQueue};
 use anyedge_tcp::conn::{ConnConfig, Event, Segment, State};
@@ -579,25 +579,9 @@ impl TcpStack {
             return;
         };
         while let Some((t, h)) = self.table.poll_deferred_rst(now) {
-            let Some(mac) = view
-                .next_hop(*t.remote.ip())
-                .and_then(|hop| arp.lookup(hop))
-            else {
-                continue;
-            };
-            if let Some(b) = frame_from(txq, counters, |buf| {
-                emit_tcp(
-                    buf,
-                    mac,
-                    view.mac,
-                    None,
-                    *t.local.ip(),
-                    *t.remote.ip(),
-                    64,
-                    &h,
-                    &[],
-                )
-            }) {
+            let ends = (*t.local.ip(), *t.remote.ip());
+            if let Some(b) = bare_tcp_frame(txq, counters, view, arp, ends, &h) {
+                self.table.deferred_rst_sent(&h);
                 tx.push(b);
             }
         }

@@ -486,7 +486,8 @@ impl Table {
 
     /// A deferred RST (see [`Table::reset_for`]) once the rate limit
     /// allows one, for a 4-tuple that still has no connection: its
-    /// 4-tuple and header. The node calls it each poll until `None`.
+    /// 4-tuple and header. The node calls it each poll until `None`, and
+    /// [`Table::deferred_rst_sent`] for each it sends.
     pub fn poll_deferred_rst(&mut self, now: u64) -> Option<(FourTuple, TcpHeader)> {
         if self.deferred_rst.is_empty() {
             return None;
@@ -500,14 +501,19 @@ impl Table {
                 return None;
             }
             let h = self.deferred_rst.remove(&t).expect("key just seen");
-            self.stats.rst_sent += 1;
-            self.stats.rst_deferred += 1;
-            if h.flags & ACK == 0 {
-                self.stats.rst_stray_ack += 1;
-            }
             return Some((t, h));
         }
         None
+    }
+
+    /// The node sent a deferred RST it got from [`Table::poll_deferred_rst`]
+    /// (it may not, when the client's next hop has no ARP entry).
+    pub fn deferred_rst_sent(&mut self, h: &TcpHeader) {
+        self.stats.rst_sent += 1;
+        self.stats.rst_deferred += 1;
+        if h.flags & ACK == 0 {
+            self.stats.rst_stray_ack += 1;
+        }
     }
 
     fn rst_allowed(&mut self, now: u64) -> bool {

@@ -191,6 +191,24 @@ pub struct StreamMeta {
     pub tx_port: u16,
 }
 
+/// A frame with a bare TCP segment `h` (no payload) from `src` to `dst`
+/// out of `view`'s port, to the next hop's MAC from `arp`: the segments a
+/// node sends on its own rather than in answer to a frame (replication
+/// pokes, deferred RSTs). `None` without an ARP entry or a buffer.
+pub(crate) fn bare_tcp_frame<T: TxQueue>(
+    txq: &mut T,
+    counters: &StreamCounters,
+    view: &PortView,
+    arp: &crate::arp::ArpCache,
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    h: &anyedge_wire::TcpHeader,
+) -> Option<T::Buf> {
+    let mac = view.next_hop(dst).and_then(|hop| arp.lookup(hop))?;
+    frame_from(txq, counters, |buf| {
+        anyedge_wire::emit_tcp(buf, mac, view.mac, None, src, dst, 64, h, &[])
+    })
+}
+
 /// Moves `bufs` frames into a fresh buffer from `txq` and fills it with `bytes`.
 /// Counts `no_buffer` when the pool is empty.
 pub(crate) fn frame_from<T: TxQueue>(

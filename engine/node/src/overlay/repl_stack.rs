@@ -8,7 +8,7 @@ use super::refill::has_body;
 use super::repl::{encode_record, push_batch, split_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
 use super::OverlayShared;
 use crate::arp::ArpCache;
-use crate::fwd::{frame_from, Addrs};
+use crate::fwd::{bare_tcp_frame, Addrs};
 use crate::http::HttpConn;
 use crate::stats::StreamCounters;
 use crate::tcp::{App, Meta, TcpStack};
@@ -16,7 +16,7 @@ use anyedge_port::TxQueue;
 use anyedge_tcp::table::{ConnId, FourTuple};
 use anyedge_tcp::{Conn, Segment};
 use anyedge_wire::tcp_flags::{ACK, RST, SYN};
-use anyedge_wire::{emit_tcp, MacAddr, TcpHeader, TcpOptions};
+use anyedge_wire::{MacAddr, TcpHeader, TcpOptions};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -524,9 +524,6 @@ impl TcpStack {
             if !addrs.vips.contains(r.vip.ip()) && *r.vip.ip() != net.addr {
                 continue;
             }
-            let Some(mac) = view.next_hop(*r.client.ip()).and_then(|h| arp.lookup(h)) else {
-                continue;
-            };
             let s = &r.snap;
             let age_ms = (now.saturating_sub(sb.at) / 1_000_000) as u32;
             let h = TcpHeader {
@@ -543,19 +540,8 @@ impl TcpStack {
                     ..TcpOptions::default()
                 },
             };
-            if let Some(b) = frame_from(txq, counters, |buf| {
-                emit_tcp(
-                    buf,
-                    mac,
-                    view.mac,
-                    None,
-                    *r.vip.ip(),
-                    *r.client.ip(),
-                    64,
-                    &h,
-                    &[],
-                )
-            }) {
+            let ends = (*r.vip.ip(), *r.client.ip());
+            if let Some(b) = bare_tcp_frame(txq, counters, view, arp, ends, &h) {
                 ov.repl.counters.pokes.inc();
                 tx.push(b);
             }

@@ -554,10 +554,10 @@ mod resume {
     use super::*;
     use crate::resume::{Outcome, Phase, Policy};
 
-    fn big() -> ConnConfig {
+    pub(super) fn big() -> ConnConfig {
         ConnConfig {
-            send_buf: 8 << 20,
-            recv_buf: 8 << 20,
+            send_buf: 16 << 20,
+            recv_buf: 16 << 20,
             ..ConnConfig::default()
         }
     }
@@ -795,16 +795,9 @@ mod takeover {
 /// Loss bursts with more holes than the SACK scoreboard keeps, and the
 /// loss of a flight's last segment.
 mod recovery {
+    use super::resume::big;
     use super::*;
     use crate::resume::Policy;
-
-    fn big() -> ConnConfig {
-        ConnConfig {
-            send_buf: 16 << 20,
-            recv_buf: 16 << 20,
-            ..ConnConfig::default()
-        }
-    }
 
     /// A jump to an 8 MiB window into a 200 Mbit/s bottleneck with a
     /// 100-segment queue: the queue drops most of the first flight, then

@@ -141,6 +141,7 @@ fn the_last_rate_limited_reset_of_a_tuple_is_sent_when_the_limit_allows() {
     let (tuple, h) = t.poll_deferred_rst(1_000_000_000).expect("deferred RST");
     assert_eq!((tuple.local, tuple.remote), (local(), remote()));
     assert_eq!((h.seq, h.flags), (999, RST));
+    t.deferred_rst_sent(&h);
     assert_eq!(t.poll_deferred_rst(1_000_000_001), None);
     let st = t.stats();
     assert_eq!((st.rst_deferred, st.rst_rate_limited), (1, 900));
