@@ -10,7 +10,9 @@
 //!   `socket-tcp-cubic`/`-reno` features: none). anyedge: two engine nodes
 //!   (`Node<MemPort>`, cdn mode, one polling thread each) joined by
 //!   `anyedge_port::mem::pair`; node A (10.0.9.1/24) serves chargen on port
-//!   19, node B (10.0.9.2/24) runs `tcp connect 10.0.9.1:19` (a sink that
+//!   19 (from a shared block of the pattern, by reference, as HTTP sends
+//!   cached objects; the mem port copies it into each frame), node B
+//!   (10.0.9.2/24) runs `tcp connect 10.0.9.1:19` (a sink that
 //!   reads and drops), and the bytes come from B's `show conn json`
 //!   (`bytes_in`). smoltcp: two `Interface`s, each on its own thread pinned
 //!   to the same cpus, joined by two lock-free rings of recycled frame
@@ -297,9 +299,14 @@ fn anyedge_bulk(secs: f64) -> Result<(f64, String)> {
     let drops_b = exec_json(&mut b, "show drops json")?;
     // Busy share of each node's polling core (a poll that moved frames),
     // since its start: which end limits the transfer.
+    // With the frames each sent and the polls that moved them: B's frames
+    // per A frame is the ACK ratio, frames per busy poll the burst size.
     let busy = |n: &mut Node<MemPort>| -> Result<String> {
         let v = exec_json(n, "show fwd stats all json")?;
-        Ok(format!("{}%", v["cores"][0]["busy_pct"]))
+        Ok(format!(
+            "{}% (rx {} tx {} polls {})",
+            v["cores"][0]["busy_pct"], v["total"]["rx"], v["total"]["tx"], v["cores"][0]["polls"]
+        ))
     };
     let (busy_a, busy_b) = (busy(&mut a)?, busy(&mut b)?);
     // Non-zero drop reasons, e.g. tx_full or no_buffer from small rings/pools.

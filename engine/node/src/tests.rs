@@ -475,3 +475,76 @@ fn cdn_serves_tcp_echo_and_resets_strays() {
     assert_eq!(v["table"]["rst_stray_ack"], 1);
     assert_eq!(v["table"]["rst_sent"], 2);
 }
+
+/// A burst of data segments that one poll reads gets one ACK for all of
+/// them, sent after the burst (as a Linux receiver with GRO does): the
+/// sender then takes one ACK per burst instead of one per two segments.
+#[test]
+fn cdn_acks_a_receive_burst_once() {
+    use anyedge_tcp::conn::{Conn, ConnConfig, State};
+    use anyedge_wire::tcp_flags::ACK;
+    use std::net::SocketAddrV4;
+    let (a, b) = pair("node0", "host0", MemConfig::default());
+    let cfg = NodeConfig::parse(
+        "[[port]]\nip = \"10.0.2.2/24\"\n[anycast]\nvips = [\"203.0.113.10\"]\n[services]\ndiscard = 9\n",
+    )
+    .unwrap();
+    let opts = RunOptions {
+        mode: FwdMode::Cdn,
+        ..RunOptions::default()
+    };
+    let mut node = Node::new(vec![a], cfg, opts).unwrap();
+    let node_mac = node.port_infos()[0].mac;
+    let mut host = Host::new(b);
+    node.start().unwrap();
+    host.recv_all();
+    let local = SocketAddrV4::new(HOST_IP, 40009);
+    let mut c = Conn::connect(
+        ConnConfig::default(),
+        local,
+        SocketAddrV4::new(VIP, 9),
+        1000,
+        0,
+    );
+    let mut buf = vec![0u8; 65536];
+    let mut exchange = |c: &mut Conn, host: &mut Host, now: u64| -> Vec<(u32, u8, usize)> {
+        let mut sent = 0;
+        while let Some(o) = c.poll_transmit(now, &mut buf) {
+            let payload = buf[..o.payload_len].to_vec();
+            host.send(|f| {
+                anyedge_wire::emit_tcp(
+                    f, node_mac, HOST_MAC, None, HOST_IP, VIP, 64, &o.hdr, &payload,
+                )
+            });
+            sent += 1;
+        }
+        assert!(sent < 32, "one poll reads the whole burst");
+        node.poll(now);
+        let mut seen = Vec::new();
+        for (h, p) in tcp_segments(&host.recv_all()) {
+            seen.push((h.ack, h.flags, p.len()));
+            let seg = anyedge_tcp::Segment {
+                seq: h.seq,
+                ack: h.ack,
+                flags: h.flags,
+                window: h.window,
+                opts: h.options,
+                payload: &p,
+            };
+            c.handle_segment(now, &seg);
+        }
+        seen
+    };
+    exchange(&mut c, &mut host, 1_000_000);
+    assert_eq!(c.state(), State::Established);
+    exchange(&mut c, &mut host, 2_000_000);
+    // Ten full segments (the initial window) in one burst.
+    let data = vec![7u8; 10 * 1448];
+    assert_eq!(c.send(&data), data.len());
+    let acks = exchange(&mut c, &mut host, 3_000_000);
+    assert_eq!(
+        acks,
+        vec![(1001 + data.len() as u32, ACK, 0)],
+        "one ACK, for the whole burst"
+    );
+}

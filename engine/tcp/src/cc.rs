@@ -2,8 +2,13 @@
 //! (RFC 9438, the default). The resume logic of the anycast issue plugs in
 //! through [`Congestion::set_window`].
 //!
-//! Windows are in bytes. Slow start grows by the bytes acknowledged, at most
-//! two segments per ACK (RFC 3465 appropriate byte counting, L = 2).
+//! Windows are in bytes. Slow start grows by the bytes acknowledged (RFC 3465
+//! appropriate byte counting), with no per-ACK limit L: receivers that
+//! coalesce a receive burst into one ACK (GRO/LRO on Linux, one ACK per poll
+//! here) send stretch ACKs, and L = 2 segments would slow their slow start by
+//! the coalescing factor (Linux counts all acked segments for the same reason).
+//! Byte counting still keeps ACK division (RFC 3465 section 2.1) from
+//! inflating the window.
 
 /// RFC 9438 section 4.6: multiplicative decrease factor.
 pub const BETA_CUBIC: f64 = 0.7;
@@ -64,8 +69,10 @@ impl Reno {
     }
 }
 
-fn slow_start_step(cwnd: usize, acked: usize, mss: usize) -> usize {
-    cwnd + acked.min(2 * mss)
+/// One slow-start step: the bytes newly acknowledged (RFC 3465 section 2.1;
+/// see the module doc for why no limit L).
+fn slow_start_step(cwnd: usize, acked: usize) -> usize {
+    cwnd + acked
 }
 
 impl Congestion for Reno {
@@ -77,7 +84,7 @@ impl Congestion for Reno {
     }
     fn on_ack(&mut self, _now: u64, acked: usize, _srtt: Option<u64>) {
         if self.cwnd < self.ssthresh {
-            self.cwnd = slow_start_step(self.cwnd, acked, self.mss);
+            self.cwnd = slow_start_step(self.cwnd, acked);
         } else {
             // RFC 5681 3.1: about one MSS per RTT, counted in bytes.
             self.acked_in_ca += acked;
@@ -181,7 +188,7 @@ impl Congestion for Cubic {
     }
     fn on_ack(&mut self, now: u64, acked: usize, srtt: Option<u64>) {
         if self.cwnd < self.ssthresh {
-            self.cwnd = slow_start_step(self.cwnd, acked, self.mss);
+            self.cwnd = slow_start_step(self.cwnd, acked);
             return;
         }
         let cwnd = self.segs(self.cwnd);
@@ -308,6 +315,19 @@ mod tests {
                 c.on_ack(0, MSS, Some(100 * MS));
             }
             assert_eq!(c.cwnd(), 20 * MSS, "{}", c.name());
+        }
+    }
+
+    /// A receiver that acknowledges a whole burst at once (a stretch ACK)
+    /// still doubles the window per RTT, and byte counting gives a 1-byte
+    /// ACK 1 byte of window, not a segment (RFC 3465 section 2.1).
+    #[test]
+    fn slow_start_counts_stretch_acks_by_bytes() {
+        for mut c in [Cc::new(CcKind::Reno, MSS), Cc::new(CcKind::Cubic, MSS)] {
+            c.on_ack(0, 10 * MSS, Some(100 * MS));
+            assert_eq!(c.cwnd(), 20 * MSS, "{}", c.name());
+            c.on_ack(0, 1, Some(100 * MS));
+            assert_eq!(c.cwnd(), 20 * MSS + 1, "{}", c.name());
         }
     }
 

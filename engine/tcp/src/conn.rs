@@ -228,6 +228,9 @@ pub struct ConnStats {
 /// The worst-case delayed-ACK time a tail loss probe allows for when one
 /// segment is in flight (RFC 8985 7.2, WCDelAckT).
 const WC_DELACK_NS: u64 = 200_000_000;
+/// Slack added to a probe timeout of more than one segment in flight (see
+/// `Conn::arm_pto`), as Linux's TCP_TIMEOUT_MIN.
+const PTO_SLACK_NS: u64 = 2_000_000;
 /// Most events queued for the application.
 const MAX_EVENTS: usize = 16;
 /// Keep-alive probes before giving up (Linux's default).

@@ -402,12 +402,6 @@ impl TcpStack {
         })
     }
 
-    fn mark_pending(&mut self, id: ConnId) {
-        if !self.pending.contains(&id) {
-            self.pending.push(id);
-        }
-    }
-
     /// Retries, the backup timeout, refreshes and probes.
     pub(crate) fn repl_timers(&mut self, now: u64, touched: &mut Vec<ConnId>) {
         self.repl_next = now + RETRY_NS / 2;

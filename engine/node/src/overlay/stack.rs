@@ -73,12 +73,6 @@ impl TcpStack {
         self.overlay.as_deref().map(|o| &o.counters)
     }
 
-    fn mark(&mut self, id: ConnId) {
-        if !self.pending.contains(&id) {
-            self.pending.push(id);
-        }
-    }
-
     /// Moves what `from` received into `to`'s send buffer, as far as it
     /// has room; returns the bytes moved.
     fn relay(&mut self, from: ConnId, to: ConnId) -> usize {
@@ -106,8 +100,8 @@ impl TcpStack {
         }
         if moved > 0 {
             // New data for `to`, and a window update for `from`.
-            self.mark(to);
-            self.mark(from);
+            self.mark_pending(to);
+            self.mark_pending(from);
         }
         moved
     }
@@ -126,7 +120,7 @@ impl TcpStack {
             c.send(&head);
             c.close();
         }
-        self.mark(down);
+        self.mark_pending(down);
     }
 
     /// Gateway: opens the origin connections of edge connections whose
@@ -240,7 +234,7 @@ impl TcpStack {
             }
         }
         if eof || end.is_some() {
-            self.mark(up);
+            self.mark_pending(up);
         }
         Some(OvSlot::GwDown { up })
     }
@@ -307,13 +301,13 @@ impl TcpStack {
                 if let Some(d) = self.table.get_mut(down) {
                     d.abort();
                 }
-                self.mark(down);
+                self.mark_pending(down);
             }
             _ if eof && readable == 0 => {
                 if let Some(d) = self.table.get_mut(down) {
                     d.close();
                 }
-                self.mark(down);
+                self.mark_pending(down);
             }
             _ => {}
         }
@@ -414,7 +408,7 @@ impl TcpStack {
                 deadline: (!established).then_some(now + CONNECT_TIMEOUT_NS),
                 reused: pooled.is_some(),
             }));
-            self.mark(up);
+            self.mark_pending(up);
         }
     }
 
@@ -480,7 +474,7 @@ impl TcpStack {
             match (e.client.take(), e.fetch.take()) {
                 (Some((client, _)), Some(f)) => {
                     self.fetch_wait.push((client, f.key));
-                    self.mark(client);
+                    self.mark_pending(client);
                 }
                 (None, Some(f)) => {
                     let port = self.meta[id].map_or(0, |m| m.port);
@@ -494,7 +488,7 @@ impl TcpStack {
             if let Some(c) = self.table.get_mut(id) {
                 c.abort();
             }
-            self.mark(id);
+            self.mark_pending(id);
             return Some(OvSlot::EdgeUp(e));
         }
         match outcome {
@@ -557,7 +551,7 @@ impl TcpStack {
             } else {
                 c.abort();
             }
-            self.mark(up);
+            self.mark_pending(up);
         }
         Some(OvSlot::EdgeUp(e))
     }
@@ -575,13 +569,13 @@ impl TcpStack {
             return;
         }
         if self.refill_done(id, status) {
-            self.mark(id);
+            self.mark_pending(id);
             return;
         }
         if let Some(h) = self.http[id].as_mut() {
             if h.fetching() {
                 h.fetch_done(status, now);
-                self.mark(id);
+                self.mark_pending(id);
             }
         }
     }
@@ -594,7 +588,7 @@ impl TcpStack {
                     c.close();
                 }
                 self.ov[up] = None;
-                self.mark(up);
+                self.mark_pending(up);
             }
             Some(OvSlot::GwUp { down, .. }) => {
                 if matches!(self.ov.get(down), Some(Some(OvSlot::GwDown { up })) if *up == id) {
@@ -602,7 +596,7 @@ impl TcpStack {
                         c.close();
                     }
                     self.ov[down] = Some(OvSlot::GwDown { up: UP_GONE });
-                    self.mark(down);
+                    self.mark_pending(down);
                 }
             }
             Some(OvSlot::EdgeUp(e)) => {

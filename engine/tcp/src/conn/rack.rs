@@ -142,6 +142,11 @@ impl Conn {
         let mut pto = 2 * srtt;
         if self.in_flight() <= self.eff_mss() {
             pto += WC_DELACK_NS;
+        } else {
+            // Linux adds the same 2 ms (TCP_TIMEOUT_MIN): with sub-ms RTTs,
+            // two SRTTs are shorter than a scheduling hiccup of either end,
+            // and each such probe was spurious and cut cwnd (RFC 8985 7.4).
+            pto += PTO_SLACK_NS;
         }
         // At most the RTO: a probe then goes instead of a timeout.
         self.pto_at = Some(self.rto_at.map_or(now + pto, |r| r.min(now + pto)));
