@@ -197,6 +197,8 @@ impl CoreSlot {
 
 /// First local port of active opens (the IANA dynamic range, RFC 6335).
 const EPHEMERAL_FIRST: u16 = 49152;
+/// Most spare datagram buffers a core keeps (`TcpStack::repl_bufs`).
+const SPARE_BUFS: usize = 64;
 
 /// A core's TCP stack.
 #[derive(Debug)]
@@ -262,6 +264,10 @@ pub struct TcpStack {
     pub(crate) repl_batch: Vec<(SocketAddrV4, Vec<u8>)>,
     /// A record being encoded (reused, so that encoding allocates nothing).
     pub(crate) repl_scratch: Vec<u8>,
+    /// Spare buffers for batches and peer datagrams (at most
+    /// [`SPARE_BUFS`]): sent datagrams come back here, so a busy primary
+    /// seals its batches without allocating.
+    pub(crate) repl_bufs: Vec<Vec<u8>>,
     /// When the oldest message of `repl_batch` was queued.
     pub(crate) repl_batch_since: u64,
     /// Segments and datagrams handled since the last drain: while they
@@ -350,6 +356,7 @@ impl TcpStack {
             repl_probe: 0,
             repl_poke_next: 0,
             repl_batch: Vec::new(),
+            repl_bufs: Vec::new(),
             repl_scratch: Vec::with_capacity(crate::anycast::peer::MAX_REPL),
             repl_batch_since: 0,
             rx_seen: 0,
@@ -1053,7 +1060,8 @@ impl TcpStack {
         };
         let Some(net) = view.net else { return };
         let listen = self.anycast.as_ref().map(|a| a.listen).unwrap_or(0);
-        for (dst, payload) in std::mem::take(&mut self.outbox) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for (dst, payload) in outbox.drain(..) {
             let Some(mac) = view.next_hop(*dst.ip()).and_then(|h| arp.lookup(h)) else {
                 if let Some(a) = &self.anycast {
                     a.counters.peer_no_arp.inc();
@@ -1079,7 +1087,12 @@ impl TcpStack {
                 }
                 tx.push(b);
             }
+            if self.repl_bufs.len() < SPARE_BUFS {
+                self.repl_bufs.push(payload);
+            }
         }
+        outbox.append(&mut self.outbox);
+        self.outbox = outbox;
     }
 
     /// `show conn` rows of this core: live connections, then recently closed ones.

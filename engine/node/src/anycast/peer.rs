@@ -97,19 +97,12 @@ pub fn encode(key: &[u8], m: &Message, out: &mut Vec<u8>) {
 
 /// As [`encode`], with the key ready ([`mac`]).
 pub fn encode_with(keyed: &Hmac<Sha256>, m: &Message, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    let name = m.from.as_bytes();
-    let name = &name[..name.len().min(64)];
-    match &m.body {
-        Body::Metrics(_) => out.push(1),
-        Body::Reset { .. } => out.push(2),
-        Body::Repl(_) => out.push(3),
-    }
-    out.push(name.len() as u8);
-    out.extend_from_slice(name);
-    out.extend_from_slice(&m.unix_ms.to_be_bytes());
+    let kind = match &m.body {
+        Body::Metrics(_) => 1,
+        Body::Reset { .. } => 2,
+        Body::Repl(_) => 3,
+    };
+    write_head(out, kind, &m.from, m.unix_ms);
     match &m.body {
         Body::Metrics(es) => {
             let n = es.len().min(64);
@@ -127,12 +120,47 @@ pub fn encode_with(keyed: &Hmac<Sha256>, m: &Message, out: &mut Vec<u8>) {
             out.extend_from_slice(&vip.ip().octets());
             out.extend_from_slice(&vip.port().to_be_bytes());
         }
-        Body::Repl(b) => {
-            let b = &b[..b.len().min(MAX_REPL)];
-            out.extend_from_slice(&(b.len() as u16).to_be_bytes());
-            out.extend_from_slice(b);
-        }
+        Body::Repl(b) => write_repl(out, b),
     }
+    sign(keyed, out);
+}
+
+/// As [`encode_with`] for a replication body, from borrowed parts: the
+/// primary seals a batch per poll this way, with no `Message` (and no copy
+/// of its name or of the batch) built for it.
+pub fn encode_repl_with(
+    keyed: &Hmac<Sha256>,
+    from: &str,
+    unix_ms: u64,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    write_head(out, 3, from, unix_ms);
+    write_repl(out, body);
+    sign(keyed, out);
+}
+
+/// Magic, version, kind, sender name (at most 64 bytes) and clock.
+fn write_head(out: &mut Vec<u8>, kind: u8, from: &str, unix_ms: u64) {
+    out.clear();
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(kind);
+    let name = from.as_bytes();
+    let name = &name[..name.len().min(64)];
+    out.push(name.len() as u8);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&unix_ms.to_be_bytes());
+}
+
+fn write_repl(out: &mut Vec<u8>, b: &[u8]) {
+    let b = &b[..b.len().min(MAX_REPL)];
+    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// Appends the HMAC-SHA256 tag over everything before it.
+fn sign(keyed: &Hmac<Sha256>, out: &mut Vec<u8>) {
     let mut h = keyed.clone();
     h.update(out);
     let tag = h.finalize().into_bytes();

@@ -176,15 +176,10 @@ impl AnycastShared {
     }
 
     /// A signed replication message for a peer (empty without a channel).
-    pub fn repl_message(&self, unix_ms: u64, body: Vec<u8>, out: &mut Vec<u8>) {
+    pub fn repl_message(&self, unix_ms: u64, body: &[u8], out: &mut Vec<u8>) {
         out.clear();
         if self.channel() {
-            let m = Message {
-                from: self.name.clone(),
-                unix_ms,
-                body: Body::Repl(body),
-            };
-            peer::encode_with(&self.keyed, &m, out);
+            peer::encode_repl_with(&self.keyed, &self.name, unix_ms, body, out);
         }
     }
 

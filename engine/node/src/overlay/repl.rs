@@ -130,11 +130,18 @@ impl Msg {
     /// `None` when a record does not fit in one datagram.
     pub fn encode(&self) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(256);
+        self.encode_into(&mut out).then_some(out)
+    }
+
+    /// As [`Msg::encode`], into `out` (cleared first: a reused buffer);
+    /// false when a record does not fit the format or a datagram.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> bool {
+        out.clear();
         match self {
             Msg::Record(r) => {
                 let t = (r.client, r.vip);
                 let ok = encode_record(
-                    &mut out,
+                    out,
                     &t,
                     r.version,
                     &r.snap,
@@ -143,26 +150,26 @@ impl Msg {
                     r.resp.as_ref(),
                 );
                 if !ok {
-                    return None;
+                    return false;
                 }
             }
             Msg::Ack(t, v) => {
                 out.push(2);
-                put_tuple(t, &mut out);
+                put_tuple(t, out);
                 out.extend_from_slice(&v.to_be_bytes());
             }
             Msg::Taken(t) => {
                 out.push(3);
-                put_tuple(t, &mut out);
+                put_tuple(t, out);
             }
             Msg::Closed(t) => {
                 out.push(4);
-                put_tuple(t, &mut out);
+                put_tuple(t, out);
             }
             Msg::Hello => out.push(5),
             Msg::HelloAck => out.push(6),
         }
-        (out.len() + 2 <= crate::anycast::peer::MAX_REPL).then_some(out)
+        out.len() + 2 <= crate::anycast::peer::MAX_REPL
     }
 
     /// Decodes [`Msg::encode`]'s bytes; `None` if malformed.
@@ -250,15 +257,26 @@ pub fn push_batch(batch: &mut Vec<u8>, msg: &[u8]) -> bool {
 }
 
 /// The messages of a batch ([`push_batch`]); `None` if it is malformed.
-pub fn split_batch(mut b: &[u8]) -> Option<Vec<Msg>> {
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let n = u16::from_be_bytes([*b.first()?, *b.get(1)?]) as usize;
-        let m = Msg::decode(b.get(2..2 + n)?)?;
-        out.push(m);
-        b = &b[2 + n..];
+pub fn split_batch(b: &[u8]) -> Option<Vec<Msg>> {
+    batch_frames(b)?.map(Msg::decode).collect()
+}
+
+/// The messages of a batch, undecoded, once its framing is checked whole
+/// (`None`: a length runs past the end). A receiver decodes them one by
+/// one, with no list of messages built.
+pub fn batch_frames(b: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let mut rest = b;
+    while !rest.is_empty() {
+        let n = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        rest = rest.get(2 + n..)?;
     }
-    Some(out)
+    let mut rest = b;
+    Some(std::iter::from_fn(move || {
+        let n = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        let m = &rest[2..2 + n];
+        rest = &rest[2 + n..];
+        Some(m)
+    }))
 }
 
 /// Appends a record message (what `Msg::Record` encodes) from borrowed

@@ -5,7 +5,7 @@
 
 use super::handoff::Handoff;
 use super::refill::has_body;
-use super::repl::{encode_record, push_batch, split_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
+use super::repl::{batch_frames, encode_record, push_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
 use super::OverlayShared;
 use crate::arp::ArpCache;
 use crate::fwd::{bare_tcp_frame, Addrs};
@@ -80,10 +80,10 @@ impl TcpStack {
     /// Queues a message for `to`; it leaves with the others of this poll
     /// ([`TcpStack::repl_flush`]).
     fn repl_send(&mut self, now: u64, to: SocketAddrV4, m: &Msg) -> bool {
-        match m.encode() {
-            Some(body) => self.repl_send_bytes(now, to, &body),
-            None => false,
-        }
+        let mut body = std::mem::take(&mut self.repl_scratch);
+        let sent = m.encode_into(&mut body) && self.repl_send_bytes(now, to, &body);
+        self.repl_scratch = body;
+        sent
     }
 
     /// Queues an encoded message for `to` (see [`TcpStack::repl_send`]).
@@ -102,7 +102,11 @@ impl TcpStack {
             let (d, b) = self.repl_batch.swap_remove(i);
             self.repl_seal(now, d, b);
         }
-        let mut b = Vec::with_capacity(crate::anycast::peer::MAX_REPL);
+        let mut b = self
+            .repl_bufs
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(crate::anycast::peer::MAX_REPL));
+        b.clear();
         push_batch(&mut b, body);
         if self.repl_batch.is_empty() {
             self.repl_batch_since = now;
@@ -111,12 +115,15 @@ impl TcpStack {
         true
     }
 
+    /// Signs a batch into a datagram for the outbox; the batch's buffer
+    /// goes back to the pool, and the datagram's returns there once sent.
     fn repl_seal(&mut self, now: u64, to: SocketAddrV4, body: Vec<u8>) {
         let Some(a) = self.anycast.clone() else {
             return;
         };
-        let mut out = Vec::new();
-        a.repl_message(self.unix_ms(now), body, &mut out);
+        let mut out = self.repl_bufs.pop().unwrap_or_default();
+        a.repl_message(self.unix_ms(now), &body, &mut out);
+        self.repl_bufs.push(body);
         if !out.is_empty() {
             if let Some(ov) = self.overlay.as_ref() {
                 ov.repl.counters.datagrams.inc();
@@ -188,14 +195,27 @@ impl TcpStack {
         if answered != slot.sent_answered {
             // A new response, not yet pumped (hold): it starts at the end
             // of the stream, which is SND.UNA (the previous one is acked).
+            // Written over the previous response's buffers: a keep-alive
+            // connection replicates each response without allocating.
             let v = h.replica();
-            slot.resp = Some(Resp {
-                seq: c.snd_una_raw().wrapping_add(c.unacked() as u32),
-                key: v.obj.map(|_| v.key.to_string()).unwrap_or_default(),
-                etag: v.obj.map(|o| o.etag.clone()).unwrap_or_default(),
-                head: v.head.to_vec(),
-                chunks: v.chunks.to_vec(),
+            let r = slot.resp.get_or_insert_with(|| Resp {
+                seq: 0,
+                key: String::new(),
+                etag: String::new(),
+                head: Vec::new(),
+                chunks: Vec::new(),
             });
+            r.seq = c.snd_una_raw().wrapping_add(c.unacked() as u32);
+            r.key.clear();
+            r.etag.clear();
+            if let Some(o) = v.obj {
+                r.key.push_str(v.key);
+                r.etag.push_str(&o.etag);
+            }
+            r.head.clear();
+            r.head.extend_from_slice(v.head);
+            r.chunks.clear();
+            r.chunks.extend_from_slice(v.chunks);
         }
         let consumed = c.rcv_consumed();
         if slot.version == 0 || consumed != slot.sent_rcv || answered != slot.sent_answered {
@@ -286,11 +306,17 @@ impl TcpStack {
         let Some(ov) = self.overlay.clone() else {
             return;
         };
-        let Some(ms) = split_batch(body) else {
+        let Some(frames) = batch_frames(body) else {
             ov.repl.counters.malformed.inc();
             return;
         };
-        for m in ms {
+        // The messages before a malformed one (the batch is authenticated
+        // as a whole, so that takes a bug at the peer) still count.
+        for f in frames {
+            let Some(m) = Msg::decode(f) else {
+                ov.repl.counters.malformed.inc();
+                return;
+            };
             self.repl_one(now, port, src, m);
         }
     }
