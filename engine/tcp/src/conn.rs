@@ -249,6 +249,13 @@ struct Rack {
     /// Highest end of a delivered segment (RACK.fack).
     fack: Option<Seq>,
     reordering_seen: bool,
+    /// RACK.reo_wnd_mult - 1: quarters of min-RTT added to the reordering
+    /// window, one per round trip with a D-SACK (RFC 8985 6.2 step 4).
+    reo_wnd_extra: u32,
+    /// Recoveries left before the window shrinks back (RACK.reo_wnd_persist).
+    reo_wnd_persist: u32,
+    /// SND.NXT when the last D-SACK widened the window (RACK.dsack_round).
+    dsack_round: Option<Seq>,
 }
 
 /// PRR's state for one recovery episode (RFC 6937 section 3).

@@ -64,6 +64,13 @@ impl Conn {
             self.stats.dropped += 1;
             if !rst {
                 self.ack_now = true;
+                // Old data again (a spurious retransmission): the ACK
+                // reports it as a D-SACK (RFC 2883 4.1), which widens the
+                // sender's RACK reordering window (RFC 8985 6.2).
+                let data = seg.payload.len();
+                if self.sack_ok && data > 0 && (seq + data).le(self.rcv_nxt) {
+                    self.dsack = Some((seq, seq + data));
+                }
             }
             // RFC 9293 3.10.7.4: with a zero window, valid ACKs are still processed.
             if wnd == 0 && seg.flags & ACK != 0 && !rst && self.state.synchronized() {
@@ -261,6 +268,7 @@ impl Conn {
         }
         if self.sack_ok {
             self.rack_update(now, &delivery);
+            self.rack_on_dsack(dsack.is_some());
             self.rack_detect(now);
             if self.recover.is_some() {
                 // RFC 6937 DeliveredData: change in SND.UNA plus change in SACKed bytes.
@@ -347,6 +355,7 @@ impl Conn {
                 self.recover = None;
                 self.prr = None;
                 self.dupacks = 0;
+                self.rack_recovery_ended();
             }
             None => {
                 self.dupacks = 0;
@@ -361,6 +370,7 @@ impl Conn {
         self.resume_on_ack(ack);
         if self.rto_recover.is_some_and(|r| r.le(ack)) {
             self.rto_recover = None;
+            self.rack_recovery_ended();
         }
         self.rto_at = if self.snd_una == self.snd_max {
             None

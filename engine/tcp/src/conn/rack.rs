@@ -12,6 +12,10 @@ use super::output::Sink;
 use super::seglog::{Sent, RETX};
 use super::*;
 
+/// Recoveries a widened reordering window lasts without a new D-SACK
+/// (RFC 8985 6.2 step 4, RACK.reo_wnd_persist).
+const REO_WND_PERSIST: u32 = 16;
+
 /// What one ACK delivered (RFC 8985 6.2 steps 1-3).
 #[derive(Default)]
 pub(super) struct Delivery {
@@ -70,16 +74,49 @@ impl Conn {
         }
     }
 
+    /// RFC 8985 6.2 step 4, its first half, on each ACK: a D-SACK says a
+    /// retransmission was spurious, so the reordering window widens by a
+    /// quarter of min-RTT, at most once per round trip (RACK.dsack_round),
+    /// and stays wide for [`REO_WND_PERSIST`] recoveries.
+    pub(super) fn rack_on_dsack(&mut self, dsack: bool) {
+        if self.rack.dsack_round.is_some_and(|r| r.le(self.snd_una)) {
+            self.rack.dsack_round = None;
+        }
+        // A D-SACK also counts as reordering seen (our choice; step 3 only
+        // looks at originals): it proves the original of a retransmission
+        // arrived. Without it, a path whose reordering RACK always resends
+        // in time never delivers an original late, and the window stays 0.
+        self.rack.reordering_seen |= dsack;
+        if dsack && self.rack.dsack_round.is_none() {
+            self.rack.dsack_round = Some(self.snd_max);
+            self.rack.reo_wnd_extra = self.rack.reo_wnd_extra.saturating_add(1);
+            self.rack.reo_wnd_persist = REO_WND_PERSIST;
+        }
+    }
+
+    /// RFC 8985 6.2 step 4, on leaving fast or RTO recovery: after
+    /// [`REO_WND_PERSIST`] recoveries without a D-SACK, the window is one
+    /// quarter of min-RTT again.
+    pub(super) fn rack_recovery_ended(&mut self) {
+        if self.rack.reo_wnd_persist > 0 {
+            self.rack.reo_wnd_persist -= 1;
+            if self.rack.reo_wnd_persist == 0 {
+                self.rack.reo_wnd_extra = 0;
+            }
+        }
+    }
+
     /// RFC 8985 6.2 step 4: no window before reordering was seen once in
-    /// recovery or with DupThresh segments SACKed; otherwise a quarter of
-    /// the minimum RTT, at most SRTT.
-    fn rack_reo_wnd(&self) -> u64 {
+    /// recovery or with DupThresh segments SACKed; otherwise
+    /// RACK.reo_wnd_mult quarters of the minimum RTT, at most SRTT.
+    pub(super) fn rack_reo_wnd(&self) -> u64 {
         let in_recovery = self.recover.is_some() || self.rto_recover.is_some();
         if !self.rack.reordering_seen && (in_recovery || self.log.sacked() >= 3 * self.eff_mss()) {
             return 0;
         }
-        let quarter = self.rtt.min_rtt().unwrap_or(0) / 4;
-        quarter.min(self.rtt.srtt().unwrap_or(quarter))
+        let mult = u64::from(self.rack.reo_wnd_extra) + 1;
+        let wnd = (self.rtt.min_rtt().unwrap_or(0) / 4).saturating_mul(mult);
+        wnd.min(self.rtt.srtt().unwrap_or(wnd))
     }
 
     /// RFC 8985 6.2 step 5 and the reordering timer; starts fast recovery

@@ -47,6 +47,8 @@ struct Pair {
     /// Take segments with `poll_segment` + `copy_payload` (zero-copy TX)
     /// instead of `poll_transmit`.
     deferred: bool,
+    /// Extra delay per segment (reordering), after the link's spacing.
+    extra: Box<dyn FnMut(&Wire) -> u64>,
 }
 
 impl Pair {
@@ -62,6 +64,7 @@ impl Pair {
             count: 0,
             busy: [0; 2],
             deferred: false,
+            extra: Box::new(|_| 0),
         }
     }
 
@@ -108,12 +111,13 @@ impl Pair {
                 };
                 let dir = usize::from(to_b);
                 self.busy[dir] = self.busy[dir].max(self.now) + 12_000;
-                let w = Wire {
+                let mut w = Wire {
                     at: self.busy[dir] + self.delay,
                     to_b,
                     hdr: o.hdr,
                     payload: buf[..o.payload_len].to_vec(),
                 };
+                w.at += (self.extra)(&w);
                 self.count += 1;
                 self.sent.push(w.clone());
                 if !(self.drop)(&w, self.count) {
@@ -890,5 +894,75 @@ mod recovery {
                 assert!(s.timeouts >= 1 && s.tlp_probes == 0, "{s:?}");
             }
         }
+    }
+
+    /// A path that holds back every 2000th data segment by 2 ms: RACK
+    /// resends some of them before the original arrives, the receiver
+    /// reports each late duplicate as a D-SACK (RFC 2883; such a segment
+    /// fails the acceptability test, and it used to be dropped without
+    /// one), and the sender widens its reordering window (RFC 8985 6.2
+    /// step 4). The transfer ends byte-exact with no RTO.
+    #[test]
+    fn reordering_brings_d_sacks_that_widen_the_reordering_window() {
+        const HOLD: u64 = 2 * MS;
+        const EVERY: usize = 2000;
+        let c = big();
+        let mut p = Pair::connected(5 * MS, c, c);
+        let mut n = 0usize;
+        p.extra = Box::new(move |w| {
+            if !w.to_b || w.payload.is_empty() {
+                return 0;
+            }
+            n += 1;
+            if n % EVERY == 0 {
+                HOLD
+            } else {
+                0
+            }
+        });
+        let data = pattern(32 << 20, 6);
+        let (got, _) = p.transfer(&data, &[], 100_000 * MS);
+        assert!(got == data);
+        let s = p.a.stats();
+        eprintln!("reordering: {:?}, {s:?}", p.a.rack);
+        assert_eq!(s.timeouts, 0, "{s:?}");
+        assert!(
+            s.retransmits > 0,
+            "the reordering was taken for loss at first"
+        );
+        assert!(
+            p.a.rack.reo_wnd_persist > 0,
+            "D-SACKs arrived and widened the window: {:?}",
+            p.a.rack
+        );
+    }
+
+    /// RFC 8985 6.2 step 4: one widening per round trip of D-SACKs, by a
+    /// quarter of min-RTT each (at most SRTT), back to one quarter after
+    /// 16 recoveries without a new D-SACK.
+    #[test]
+    fn the_reordering_window_grows_per_d_sack_round_and_persists_16_recoveries() {
+        let mut p = Pair::connected(20 * MS, cfg(), cfg());
+        p.transfer(&pattern(200_000, 1), &[], 10_000 * MS);
+        let a = &mut p.a;
+        a.rack.reordering_seen = true;
+        let quarter = a.rtt.min_rtt().unwrap() / 4;
+        assert_eq!(a.rack_reo_wnd(), quarter);
+        a.snd_max = a.snd_una + 10_000;
+        a.rack_on_dsack(true);
+        a.rack_on_dsack(true);
+        assert_eq!(a.rack_reo_wnd(), 2 * quarter, "one widening per round trip");
+        a.snd_una = a.rack.dsack_round.unwrap();
+        a.rack_on_dsack(false);
+        a.rack_on_dsack(true);
+        assert_eq!(a.rack_reo_wnd(), 3 * quarter);
+        for _ in 0..15 {
+            a.rack_recovery_ended();
+        }
+        assert_eq!(a.rack_reo_wnd(), 3 * quarter);
+        a.rack_recovery_ended();
+        assert_eq!(a.rack_reo_wnd(), quarter, "back after 16 recoveries");
+        a.rack.reo_wnd_extra = 1000;
+        assert_eq!(a.rack_reo_wnd(), a.rtt.srtt().unwrap(), "at most SRTT");
     }
 }
