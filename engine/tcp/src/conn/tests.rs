@@ -914,7 +914,7 @@ mod recovery {
                 return 0;
             }
             n += 1;
-            if n % EVERY == 0 {
+            if n.is_multiple_of(EVERY) {
                 HOLD
             } else {
                 0
