@@ -42,7 +42,7 @@ pub struct RunOptions {
     /// Initial forwarding mode.
     pub mode: FwdMode,
     /// Destination MAC per port for `mac` and `txonly` (testpmd `--eth-peer`);
-    /// missing entries default to 02:00:00:00:00:<port>.
+    /// missing entries default to `02:00:00:00:00:<port>`.
     pub eth_peers: Vec<MacAddr>,
 }
 
