@@ -369,15 +369,13 @@ fn tcp_segments(frames: &[PktBuf]) -> Vec<(anyedge_wire::TcpHeader, Vec<u8>)> {
     out
 }
 
-#[test]
-fn cdn_serves_tcp_echo_and_resets_strays() {
-    use anyedge_tcp::conn::{Conn, ConnConfig, State};
-    use anyedge_wire::tcp_flags::{ACK, RST, SYN};
-    use std::net::SocketAddrV4;
+/// A started `cdn` node on 10.0.2.2 (VIP 203.0.113.10) with one
+/// `[services]` line, its MAC, and the host on the other end of its port.
+fn service_node(service: &str) -> (Node<MemPort>, anyedge_port::MacAddr, Host) {
     let (a, b) = pair("node0", "host0", MemConfig::default());
-    let cfg = NodeConfig::parse(
-        "[[port]]\nip = \"10.0.2.2/24\"\n[anycast]\nvips = [\"203.0.113.10\"]\n[services]\necho = 7\n",
-    )
+    let cfg = NodeConfig::parse(&format!(
+        "[[port]]\nip = \"10.0.2.2/24\"\n[anycast]\nvips = [\"203.0.113.10\"]\n[services]\n{service}\n"
+    ))
     .unwrap();
     let opts = RunOptions {
         mode: FwdMode::Cdn,
@@ -388,6 +386,28 @@ fn cdn_serves_tcp_echo_and_resets_strays() {
     let mut host = Host::new(b);
     node.start().unwrap();
     host.recv_all();
+    (node, node_mac, host)
+}
+
+/// Hands a segment the node sent to the test's client connection.
+fn feed(c: &mut anyedge_tcp::conn::Conn, now: u64, h: &anyedge_wire::TcpHeader, p: &[u8]) {
+    let seg = anyedge_tcp::Segment {
+        seq: h.seq,
+        ack: h.ack,
+        flags: h.flags,
+        window: h.window,
+        opts: h.options,
+        payload: p,
+    };
+    c.handle_segment(now, &seg);
+}
+
+#[test]
+fn cdn_serves_tcp_echo_and_resets_strays() {
+    use anyedge_tcp::conn::{Conn, ConnConfig, State};
+    use anyedge_wire::tcp_flags::{ACK, RST, SYN};
+    use std::net::SocketAddrV4;
+    let (mut node, node_mac, mut host) = service_node("echo = 7");
     let local = SocketAddrV4::new(HOST_IP, 40001);
     let remote = SocketAddrV4::new(VIP, 7);
     let mut c = Conn::connect(ConnConfig::default(), local, remote, 777, 0);
@@ -408,15 +428,7 @@ fn cdn_serves_tcp_echo_and_resets_strays() {
         }
         node.poll(now);
         for (h, p) in tcp_segments(&host.recv_all()) {
-            let seg = anyedge_tcp::Segment {
-                seq: h.seq,
-                ack: h.ack,
-                flags: h.flags,
-                window: h.window,
-                opts: h.options,
-                payload: &p,
-            };
-            c.handle_segment(now, &seg);
+            feed(&mut c, now, &h, &p);
         }
         if c.poll_timeout().is_some_and(|t| t <= now) {
             c.handle_timeout(now);
@@ -484,20 +496,7 @@ fn cdn_acks_a_receive_burst_once() {
     use anyedge_tcp::conn::{Conn, ConnConfig, State};
     use anyedge_wire::tcp_flags::ACK;
     use std::net::SocketAddrV4;
-    let (a, b) = pair("node0", "host0", MemConfig::default());
-    let cfg = NodeConfig::parse(
-        "[[port]]\nip = \"10.0.2.2/24\"\n[anycast]\nvips = [\"203.0.113.10\"]\n[services]\ndiscard = 9\n",
-    )
-    .unwrap();
-    let opts = RunOptions {
-        mode: FwdMode::Cdn,
-        ..RunOptions::default()
-    };
-    let mut node = Node::new(vec![a], cfg, opts).unwrap();
-    let node_mac = node.port_infos()[0].mac;
-    let mut host = Host::new(b);
-    node.start().unwrap();
-    host.recv_all();
+    let (mut node, node_mac, mut host) = service_node("discard = 9");
     let local = SocketAddrV4::new(HOST_IP, 40009);
     let mut c = Conn::connect(
         ConnConfig::default(),
@@ -523,15 +522,7 @@ fn cdn_acks_a_receive_burst_once() {
         let mut seen = Vec::new();
         for (h, p) in tcp_segments(&host.recv_all()) {
             seen.push((h.ack, h.flags, p.len()));
-            let seg = anyedge_tcp::Segment {
-                seq: h.seq,
-                ack: h.ack,
-                flags: h.flags,
-                window: h.window,
-                opts: h.options,
-                payload: &p,
-            };
-            c.handle_segment(now, &seg);
+            feed(c, now, &h, &p);
         }
         seen
     };

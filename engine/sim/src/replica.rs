@@ -55,6 +55,10 @@ pub struct Params {
     /// With `via_gateway`: edge-b's copy is purged when edge-a fails, so the
     /// takeover has to wait for a fetch of its own.
     pub purge_backup: bool,
+    /// With `purge_backup`: the origin's object changes (same length, other
+    /// bytes, so another ETag) when edge-a fails, so the fetch brings an
+    /// object the primary never served.
+    pub origin_changes: bool,
 }
 
 impl Params {
@@ -76,6 +80,7 @@ impl Params {
             node_link: LinkParams::new(0.5, 1000.0),
             via_gateway: false,
             purge_backup: false,
+            origin_changes: false,
         }
     }
 }
@@ -107,6 +112,10 @@ pub struct ReplicaResult {
     pub origin_requests: u64,
     /// edge-b's answer to `cache purge` (`purge_backup` runs).
     pub purge_reply: String,
+    /// The origin's answer to `cache load` (`origin_changes` runs).
+    pub reload_reply: String,
+    /// Whether the client ended with the changed object, whole.
+    pub got_new_version: bool,
 }
 
 fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
@@ -146,8 +155,13 @@ pub fn run(p: &Params) -> ReplicaResult {
     let dir = content(p.len);
     let empty = std::env::temp_dir().join("anyedge-sim-empty-cache");
     std::fs::create_dir_all(&empty).expect("empty cache directory");
+    // An origin whose object changes gets a directory of its own.
+    let origin_dir = match p.origin_changes {
+        true => own_copy(&dir),
+        false => dir.clone(),
+    };
     let contents = if p.via_gateway {
-        vec![Some(empty.as_path()), Some(&empty), None, Some(&dir)]
+        vec![Some(empty.as_path()), Some(&empty), None, Some(&origin_dir)]
     } else {
         vec![Some(dir.as_path()); 2]
     };
@@ -175,6 +189,7 @@ pub fn run(p: &Params) -> ReplicaResult {
     let mut failed_at = None;
     let mut overlay_a = serde_json::Value::Null;
     let mut purge_reply = String::new();
+    let mut reload_reply = String::new();
     while sim.now() < LIMIT_NS {
         let t = sim.now() + MS;
         sim.run_until(t);
@@ -195,6 +210,16 @@ pub fn run(p: &Params) -> ReplicaResult {
                     .device::<EngineNode>(s.nodes[1])
                     .node
                     .execute(&format!("cache purge {PATH}"))
+                    .text;
+            }
+            if p.origin_changes {
+                // A new version: same length, every byte 0x55.
+                std::fs::write(origin_dir.join("obj.bin"), vec![0x55u8; p.len])
+                    .expect("new version of the object");
+                reload_reply = sim
+                    .device::<EngineNode>(s.nodes[3])
+                    .node
+                    .execute(&format!("cache load {}", origin_dir.display()))
                     .text;
             }
         }
@@ -227,7 +252,22 @@ pub fn run(p: &Params) -> ReplicaResult {
         anycast_b,
         origin_requests,
         purge_reply,
+        reload_reply,
+        got_new_version: d.done() && d.data.len() == p.len && d.data.iter().all(|&b| b == 0x55),
     }
+}
+
+/// A private copy of a content directory's `obj.bin`, for a run that
+/// changes it.
+fn own_copy(dir: &std::path::Path) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "anyedge-sim-origin-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).expect("origin content directory");
+    std::fs::copy(dir.join("obj.bin"), d.join("obj.bin")).expect("origin content file");
+    d
 }
 
 #[cfg(test)]
@@ -289,6 +329,31 @@ mod tests {
         let rb = &r.overlay_b["replication"];
         assert_eq!(rb["takeover_fetches"], 1, "{rb}");
         assert_eq!(r.origin_requests, 3, "miss, prefetch, refetch");
+    }
+
+    /// The object changed at the origin between edge-a's miss and edge-b's
+    /// fetch: edge-b must not continue the response with other bytes. It
+    /// resets the connection and counts it (`takeover_missing`), and the
+    /// client starts again on a new connection.
+    #[test]
+    fn a_takeover_whose_refetched_object_has_another_etag_is_reset() {
+        let r = run(&Params {
+            via_gateway: true,
+            purge_backup: true,
+            origin_changes: true,
+            ..Params::new(LEN, 7)
+        });
+        assert_eq!(r.purge_reply, "purged /obj.bin");
+        assert!(r.reload_reply.contains("loaded"), "{}", r.reload_reply);
+        let rb = &r.overlay_b["replication"];
+        assert_eq!(rb["takeovers"], 1, "{rb}");
+        assert_eq!(rb["takeover_fetches"], 1, "{rb}");
+        assert_eq!(rb["takeover_missing"], 1, "the ETag differed: {rb}");
+        assert!(r.resets >= 1, "the client saw the reset: {:?}", r.events);
+        assert!(r.requests >= 2, "and asked again: {:?}", r.events);
+        // If-Range did not match at edge-b: a 200 with the new version,
+        // which the client took whole instead of the old one's rest.
+        assert!(r.got_new_version, "{:?}", r.events);
     }
 
     #[test]
