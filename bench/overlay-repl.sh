@@ -95,7 +95,7 @@ require_root
 require_cmd ip ping curl wrk taskset timeout cmp "$PYTHON"
 require_engine
 [[ $FWD == anyedge ]] || die "FWD=$FWD: this benchmark needs the engine's overlay replication (FWD=anyedge)"
-if ldd "$ANYEDGE" 2>/dev/null | grep -q librte_eal; then
+if ldd "$ANYEDGE" 2>/dev/null | grep -c librte_eal >/dev/null; then
     die "$ANYEDGE is the DPDK build; this benchmark uses the software TAP port (cargo build --release -p anyedge-tools)"
 fi
 

@@ -118,7 +118,10 @@ require_dpdk_engine() {
     [[ -n ${ANYEDGE_DPDK:-} ]] ||
         die "ANYEDGE_DPDK is not set: build the DPDK engine (cargo build --release -p anyedge-tools --features dpdk && cp target/release/anyedge target/release/anyedge-dpdk) and export ANYEDGE_DPDK=target/release/anyedge-dpdk (tools/scripts/test-all.sh does both)"
     [[ -x $ANYEDGE_DPDK ]] || die "ANYEDGE_DPDK=$ANYEDGE_DPDK is not an executable file"
-    ldd "$ANYEDGE_DPDK" 2>/dev/null | grep -q librte_eal ||
+    # grep -c reads all of ldd's output: `grep -q` exits at the first match,
+    # ldd then dies of SIGPIPE, and under pipefail the check failed at random
+    # (test_dpdk_memif in a CI run). The same goes for every `cmd | grep` test.
+    ldd "$ANYEDGE_DPDK" 2>/dev/null | grep -c librte_eal >/dev/null ||
         die "ANYEDGE_DPDK=$ANYEDGE_DPDK is not linked with DPDK (built without --features dpdk?)"
     ANYEDGE=$ANYEDGE_DPDK
     FWD=anyedge

@@ -120,7 +120,7 @@ after_flip() {
     # A's connection is gone: by the notice, or by the client's own RST to
     # A's next segment, whichever came first (both are in the issue).
     check "$name: A holds no connection from the client any more" \
-        wait_for "! ctl '$A_SOCK' 'show conn json' | grep -q ESTABLISHED" 10 0.2
+        wait_for "! ctl '$A_SOCK' 'show conn json' | grep -c ESTABLISHED >/dev/null" 10 0.2
 }
 
 # begin_round NAME: the VIP on A, both nodes' counters as the baseline

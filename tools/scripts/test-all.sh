@@ -134,11 +134,11 @@ ANYEDGE="$TARGET/anyedge"
 ANYEDGE_DPDK="$TARGET/anyedge-dpdk"
 [[ -x $ANYEDGE ]] || { echo "build succeeded but $ANYEDGE is missing" >&2; exit 1; }
 [[ -x $ANYEDGE_DPDK ]] || { echo "build succeeded but $ANYEDGE_DPDK is missing" >&2; exit 1; }
-if ldd "$ANYEDGE" | grep -q librte_eal; then
+if ldd "$ANYEDGE" | grep -c librte_eal >/dev/null; then
     echo "$ANYEDGE is linked with DPDK: the plain build did not replace it" >&2
     exit 1
 fi
-ldd "$ANYEDGE_DPDK" | grep -q librte_eal || { echo "$ANYEDGE_DPDK is not linked with DPDK" >&2; exit 1; }
+ldd "$ANYEDGE_DPDK" | grep -c librte_eal >/dev/null || { echo "$ANYEDGE_DPDK is not linked with DPDK" >&2; exit 1; }
 export ANYEDGE ANYEDGE_DPDK
 step_ok "anyedge and anyedge-dpdk"
 
