@@ -581,9 +581,13 @@ fn spawn_core<P: Port>(
 fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>, sleep_ns: u64) {
     let clock = MonotonicClock::new();
     let counters = lcore.counters().clone();
-    // One clock read per poll: each poll's time runs to the next read and
-    // goes to busy or idle by whether that poll moved frames.
+    // The time since the last clock read goes to busy or idle by whether the
+    // polls in it moved frames. In cdn the clock is read every poll; in the
+    // other modes only when a poll's outcome differs from the run before it,
+    // and every COARSE_POLLS polls, so a core under steady load (or steadily
+    // idle) reads it rarely, and no poll is counted on the wrong side.
     let mut last = clock.now();
+    let mut now = last;
     let mut last_busy = false;
     let mut polls: u32 = 0;
     loop {
@@ -603,8 +607,14 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>, sleep_ns:
         };
         if let Some(cmd) = cmd {
             counters.ctl_msgs.inc();
+            // Time up to the command goes where the polls before it went
+            // (a stopped core's wait for the command is neither).
+            let t = clock.now();
+            if lcore.is_running() {
+                add_time(&counters, last_busy, t.saturating_sub(last));
+            }
             match cmd {
-                CoreCmd::Start(s, mode) => lcore.start(s, mode, clock.now()),
+                CoreCmd::Start(s, mode) => lcore.start(s, mode, t),
                 CoreCmd::Stop(reply) => {
                     let _ = reply.send(lcore.stop());
                 }
@@ -619,22 +629,45 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>, sleep_ns:
                 }
                 CoreCmd::Quit => return,
             }
+            // The command's own time is not a poll's: it is left out.
             last = clock.now();
+            now = last;
             continue;
         }
-        let now = clock.now();
-        let dt = now.saturating_sub(last);
-        if last_busy {
-            counters.busy_ns.add(dt);
-        } else {
-            counters.idle_ns.add(dt);
+        let per_poll = lcore.mode().needs_time_per_poll();
+        if per_poll {
+            now = clock.now();
         }
-        last = now;
-        last_busy = lcore.poll(now) > 0;
-        if !last_busy && sleep_ns > 0 {
-            // Counted as idle time by the next poll, as it is.
+        let busy = lcore.poll(now) > 0;
+        if per_poll {
+            // The time since the previous read was the previous poll's.
+            add_time(&counters, last_busy, now.saturating_sub(last));
+            last = now;
+        } else if busy != last_busy || polls.is_multiple_of(COARSE_POLLS) {
+            // The run of polls like the previous one ends here (give or take
+            // this poll).
+            now = clock.now();
+            add_time(&counters, last_busy, now.saturating_sub(last));
+            last = now;
+        }
+        last_busy = busy;
+        if !busy && sleep_ns > 0 {
+            // Counted as idle time by the next read, as it is.
             std::thread::sleep(std::time::Duration::from_nanos(sleep_ns));
         }
+    }
+}
+
+/// Polls between clock reads of a core in a mode without TCP (see
+/// [`FwdMode::needs_time_per_poll`]): about 50 µs at a full burst per poll.
+const COARSE_POLLS: u32 = 64;
+
+#[inline]
+fn add_time(counters: &LcoreCounters, busy: bool, dt: u64) {
+    if busy {
+        counters.busy_ns.add(dt);
+    } else {
+        counters.idle_ns.add(dt);
     }
 }
 

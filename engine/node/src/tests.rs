@@ -225,12 +225,21 @@ fn io_and_macswap_forward_between_paired_ports() {
     node.stop().unwrap();
     node.set_mode(FwdMode::MacSwap).unwrap();
     node.start().unwrap();
-    h1.send_raw(&frame);
+    // Several frames in one burst: each is swapped (the loop fetches ahead).
+    let frames: Vec<Vec<u8>> = (0..5u8)
+        .map(|k| frame.iter().map(|b| b.wrapping_add(k)).collect())
+        .collect();
+    for f in &frames {
+        h1.send_raw(f);
+    }
     node.poll(2);
     let got = h0.recv_all();
-    assert_eq!(&got[0].data()[..6], &frame[6..12]);
-    assert_eq!(&got[0].data()[6..12], &frame[..6]);
-    assert_eq!(&got[0].data()[12..], &frame[12..]);
+    assert_eq!(got.len(), frames.len());
+    for (g, f) in got.iter().zip(&frames) {
+        assert_eq!(&g.data()[..6], &f[6..12]);
+        assert_eq!(&g.data()[6..12], &f[..6]);
+        assert_eq!(&g.data()[12..], &f[12..]);
+    }
 }
 
 #[test]

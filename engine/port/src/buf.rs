@@ -77,6 +77,11 @@ pub trait FrameBuf: Send + 'static {
     fn adj(&mut self, n: usize) -> bool;
     /// Empties the buffer and restores the default headroom, for reuse.
     fn reset(&mut self);
+    /// Starts loading the frame's first cache line into the CPU cache, so
+    /// that reading its headers a little later does not stall. Only a
+    /// hint: buffers that are warm anyway (the software pools) do nothing.
+    #[inline]
+    fn prefetch(&self) {}
     /// The frame length.
     fn len(&self) -> usize {
         self.data().len()

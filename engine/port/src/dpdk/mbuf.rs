@@ -98,29 +98,6 @@ impl DpdkBuf {
         self.m().ol_flags & mbuf_flags::EXTERNAL != 0
     }
 
-    /// Starts loading the first cache line of the frame into the CPU cache
-    /// (`rte_prefetch0`), so that reading the headers a little later does
-    /// not stall.
-    #[inline]
-    pub fn prefetch(&self) {
-        let m = self.m();
-        let p = m
-            .buf_addr
-            .cast::<u8>()
-            .wrapping_add(usize::from(m.data_off));
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint: it never faults or changes
-        // memory, whatever the address.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        // SAFETY: as above, through the shim.
-        unsafe {
-            dpdk_sys::ae_prefetch0(p.cast());
-        }
-    }
-
     /// The data of every segment, in order.
     pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut cur: *const rte_mbuf = self.as_ptr();
@@ -188,6 +165,27 @@ impl DpdkBuf {
 }
 
 impl FrameBuf for DpdkBuf {
+    /// `rte_prefetch0` of the frame's first cache line.
+    #[inline]
+    fn prefetch(&self) {
+        let m = self.m();
+        let p = m
+            .buf_addr
+            .cast::<u8>()
+            .wrapping_add(usize::from(m.data_off));
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint: it never faults or changes
+        // memory, whatever the address.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: as above, through the shim.
+        unsafe {
+            dpdk_sys::ae_prefetch0(p.cast());
+        }
+    }
+
     #[inline]
     fn data(&self) -> &[u8] {
         let m = self.m();

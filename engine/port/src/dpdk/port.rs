@@ -681,6 +681,12 @@ impl TxQueue for DpdkTx {
         // the first `sent` of them; this thread is the queue's only user.
         let sent =
             usize::from(unsafe { dpdk_sys::ae_tx_burst(self.port, self.queue, p, n as u16) });
+        if sent == len {
+            // SAFETY: every element now belongs to the driver: forget them
+            // without dropping (freeing) any.
+            unsafe { bufs.set_len(0) };
+            return sent;
+        }
         if sent > 0 {
             // SAFETY: the first `sent` elements now belong to the driver: move
             // the unsent ones to the front and shorten the vector without
@@ -690,9 +696,7 @@ impl TxQueue for DpdkTx {
                 bufs.set_len(len - sent);
             }
         }
-        if sent < len {
-            self.counters.tx_dropped.add((len - sent) as u64);
-        }
+        self.counters.tx_dropped.add((len - sent) as u64);
         sent
     }
 
