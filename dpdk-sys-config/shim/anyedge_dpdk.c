@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+#include <rte_memzone.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
 #include <rte_version.h>
@@ -90,6 +91,24 @@ uint64_t ae_hugepage_size(void)
     rte_memseg_list_walk(page_size_cb, &sz);
     return sz;
 }
+
+const struct rte_memzone *ae_memzone_reserve(const char *name, size_t len)
+{
+    return rte_memzone_reserve_aligned(name, len, SOCKET_ID_ANY,
+                                       RTE_MEMZONE_2MB | RTE_MEMZONE_SIZE_HINT_ONLY,
+                                       2u << 20);
+}
+
+void *ae_memzone_addr(const struct rte_memzone *mz) { return mz->addr; }
+
+uint64_t ae_memzone_len(const struct rte_memzone *mz) { return mz->len; }
+
+uint64_t ae_memzone_page_size(const struct rte_memzone *mz)
+{
+    return rte_eal_has_hugepages() ? mz->hugepage_sz : 0;
+}
+
+int ae_memzone_free(const struct rte_memzone *mz) { return rte_memzone_free(mz); }
 
 /* ---- mempools ----------------------------------------------------------- */
 

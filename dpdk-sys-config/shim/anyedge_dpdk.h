@@ -47,6 +47,23 @@ int ae_socket_id(void);
 /* Hugepage size in bytes of the memory the EAL uses (0 with --no-huge). */
 uint64_t ae_hugepage_size(void);
 
+/* ---- memzones (memory a device can read by DMA) ------------------------- */
+
+struct rte_memzone;
+/* rte_memzone_reserve_aligned of len bytes on any socket, preferring 2 MiB
+ * pages (a hint only), aligned to 2 MiB; NULL with rte_errno set when the
+ * EAL has no room. The memory is the EAL's own, so rte_mem_virt2iova knows
+ * it and the IOMMU mapping (vfio) covers it. */
+const struct rte_memzone *ae_memzone_reserve(const char *name, size_t len);
+/* The memzone's virtual address. */
+void *ae_memzone_addr(const struct rte_memzone *mz);
+/* Its length in bytes. */
+uint64_t ae_memzone_len(const struct rte_memzone *mz);
+/* The page size under it (0 when the EAL runs with --no-huge). */
+uint64_t ae_memzone_page_size(const struct rte_memzone *mz);
+/* rte_memzone_free: 0, or a negative errno. */
+int ae_memzone_free(const struct rte_memzone *mz);
+
 /* ---- mempools ----------------------------------------------------------- */
 
 /* rte_pktmbuf_pool_create(name, n, cache, 0, data_room, socket). */

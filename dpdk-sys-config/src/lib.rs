@@ -142,6 +142,12 @@ pub struct rte_mempool {
     _private: [u8; 0],
 }
 
+/// `struct rte_memzone` (opaque; read through the shim's accessors).
+#[repr(C)]
+pub struct rte_memzone {
+    _private: [u8; 0],
+}
+
 /// Called when the last mbuf attached to an external buffer is freed.
 pub type ExtFreeCb = unsafe extern "C" fn(addr: *mut c_void, opaque: *mut c_void);
 
@@ -399,6 +405,18 @@ extern "C" {
     pub fn ae_socket_id() -> c_int;
     /// Hugepage size in bytes, 0 with `--no-huge`.
     pub fn ae_hugepage_size() -> u64;
+
+    /// `rte_memzone_reserve_aligned` (2 MiB pages preferred, 2 MiB aligned);
+    /// null with `rte_errno` set on failure.
+    pub fn ae_memzone_reserve(name: *const c_char, len: usize) -> *const rte_memzone;
+    /// The memzone's virtual address.
+    pub fn ae_memzone_addr(mz: *const rte_memzone) -> *mut c_void;
+    /// The memzone's length.
+    pub fn ae_memzone_len(mz: *const rte_memzone) -> u64;
+    /// The page size under the memzone, 0 with `--no-huge`.
+    pub fn ae_memzone_page_size(mz: *const rte_memzone) -> u64;
+    /// `rte_memzone_free`.
+    pub fn ae_memzone_free(mz: *const rte_memzone) -> c_int;
 
     /// `rte_pktmbuf_pool_create`.
     pub fn ae_pool_create(

@@ -567,7 +567,8 @@ finish() {
 # side of ae0 gets HOST_IP with a route to the VIP via PORT_IP, and the VIP
 # must answer ping. Uses the caller's PORT_IP, HOST_IP, VIP and AE_TMP. EAL
 # args default to --no-huge -m 512 and a --file-prefix of this run's; the
-# DPDK tests pass their own (--no-pci, a registered prefix).
+# DPDK tests pass their own (--no-pci, a registered prefix). [cache] size is
+# AE_CACHE_SIZE (default 512MiB).
 start_http_engine() {
     local ns=$1 content=$2
     shift 2
@@ -585,7 +586,7 @@ vips = ["$VIP"]
 port = 80
 [cache]
 dir = "$content"
-size = "512MiB"
+size = "${AE_CACHE_SIZE:-512MiB}"
 EOF
     start_engine "$ns" -l 0-1 --vdev net_tap0,iface=ae0 "${eal[@]}" \
         -- --forward-mode=cdn --config "$AE_TMP/node.toml" -a

@@ -2,8 +2,9 @@
 # DPDK port, serving: the DPDK build of the engine serves its cache over
 # DPDK's own net_tap, with the body sent by reference (zero-copy TX, DESIGN.md
 # section 2): each payload segment is an external-buffer mbuf pointing into
-# the cached object, chained after the header mbuf. Real peers: wget and
-# curl in the kernel's namespace.
+# the cached object, chained after the header mbuf. The cache's region is a
+# DPDK memzone (checked in the engine's log). Real peers: wget and curl in
+# the kernel's namespace.
 #
 #   netns HOST: anyedge-dpdk run -l 0-1 --no-huge -m 512 --no-pci
 #               --vdev net_tap0,iface=ae0 -- --forward-mode=cdn -a
@@ -39,7 +40,11 @@ WANT=$(sha256sum "$CONTENT/big.bin" | cut -d' ' -f1)
 log "object big.bin: $SIZE_MIB MiB, sha256 $WANT"
 
 dpdk_prefix PFX eng
-start_http_engine "$HOST" "$CONTENT" --no-huge -m 512 --no-pci --file-prefix "$PFX"
+# A cache that fits the EAL's 512 MiB, so its region is a DPDK memzone: memory
+# the EAL knows the IOVA of, which a NIC could read by DMA.
+AE_CACHE_SIZE=128MiB start_http_engine "$HOST" "$CONTENT" --no-huge -m 512 --no-pci --file-prefix "$PFX"
+check "the cache region is a DPDK memzone (engine log)" \
+    grep -c "cache region: 128 MiB in DPDK memzone ae_cache0" "$ENGINE_LOG"
 info=$(ectl 'show port info all json')
 check "port 0 runs on DPDK's net_tap driver" test "$(json_port "$info" 0 driver)" = net_tap
 check "net_tap fills TX checksums (tx_csum_offload), so the offload path runs" \

@@ -183,6 +183,12 @@ impl Cache {
     pub fn new(size: u64, root: Option<PathBuf>) -> Result<Cache, CacheError> {
         let region = Region::new(size as usize)
             .map_err(|e| CacheError(format!("cache region of {size} bytes: {e}")))?;
+        Cache::with_region(region, root)
+    }
+
+    /// A cache over a region made by the caller (the node gives it memory
+    /// its port can read by DMA, [`Region::from_static`]).
+    pub fn with_region(region: Region, root: Option<PathBuf>) -> Result<Cache, CacheError> {
         let root = match root {
             Some(r) => Some(
                 r.canonicalize()

@@ -2,7 +2,9 @@
 //!
 //! One anonymous mapping, on 2 MiB hugepages when the kernel has them
 //! reserved (`MAP_HUGETLB`), on normal pages otherwise (one log line says
-//! which). Objects get extents of it from a first-fit allocator; an extent
+//! which); or memory the port hands over for the life of the process (on
+//! DPDK an EAL memzone, which the device can read by DMA:
+//! [`Region::from_static`]). Objects get extents of it from a first-fit allocator; an extent
 //! is written once while its object is being loaded (owned by the loader,
 //! unseen by any reader) and only read after the object is published.
 //!
@@ -18,8 +20,9 @@ const ALIGN: usize = 64;
 
 /// The mapping and its allocator.
 pub struct Region {
-    /// Keeps the mapping alive; never touched after creation except through `base`.
-    _map: memmap2::MmapMut,
+    /// Keeps the mapping alive (none for static memory); never touched
+    /// after creation except through `base`.
+    _map: Option<memmap2::MmapMut>,
     base: *mut u8,
     len: usize,
     huge: bool,
@@ -27,7 +30,8 @@ pub struct Region {
 }
 
 // SAFETY: the raw base pointer refers to a mapping owned by `_map` that lives
-// as long as the Region. Disjoint extents are handed out by the allocator
+// as long as the Region, or to memory that lives for the process and was
+// handed over exclusively (`from_static` takes a `&'static mut`). Disjoint extents are handed out by the allocator
 // under a mutex; each extent is written by exactly one owner before it is
 // shared and is immutable afterwards, so sharing the Region between threads
 // cannot create a data race.
@@ -76,15 +80,37 @@ impl Region {
         if huge {
             log::info!("cache region: {} MiB on 2 MiB hugepages", len >> 20);
         }
+        Ok(Region::over(Some(map), base, len, huge))
+    }
+
+    /// A region over memory that stays valid, and is nobody else's, for the
+    /// rest of the process: on DPDK an EAL memzone, which the device can
+    /// read by DMA (its IOVA is known and the IOMMU maps it), where an
+    /// anonymous mapping is neither. `what` names it in the log line.
+    pub fn from_static(mem: &'static mut [u8], huge: bool, what: &str) -> Region {
+        log::info!(
+            "cache region: {} MiB in {what}, {}",
+            mem.len() >> 20,
+            if huge {
+                "on hugepages"
+            } else {
+                "on normal pages"
+            }
+        );
+        let len = mem.len();
+        Region::over(None, mem.as_mut_ptr(), len, huge)
+    }
+
+    fn over(map: Option<memmap2::MmapMut>, base: *mut u8, len: usize, huge: bool) -> Region {
         let mut extents = BTreeMap::new();
         extents.insert(0, len);
-        Ok(Region {
+        Region {
             _map: map,
             base,
             len,
             huge,
             free: Mutex::new(Free { extents, used: 0 }),
-        })
+        }
     }
 
     /// Region size in bytes.
@@ -189,5 +215,17 @@ mod tests {
             "everything merged back into one extent"
         );
         assert!(r.alloc(1).is_none());
+    }
+
+    #[test]
+    fn a_region_over_static_memory_hands_out_all_of_it() {
+        let mem: &'static mut [u8] = Box::leak(vec![0u8; 64 << 10].into_boxed_slice());
+        let r = Region::from_static(mem, false, "a test buffer");
+        assert_eq!(r.len(), 64 << 10);
+        assert!(!r.huge());
+        let mut a = r.alloc(64 << 10).unwrap();
+        r.write(&mut a).fill(9);
+        assert!(r.read(&a).iter().all(|&x| x == 9));
+        assert!(r.alloc(1).is_none(), "no more than it was given");
     }
 }

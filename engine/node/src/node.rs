@@ -184,8 +184,20 @@ impl<P: Port> Node<P> {
         let cache = match &cfg.cache_dir {
             None => None,
             Some(dir) => {
-                let c = anyedge_cache::Cache::new(cfg.cache_size, Some(dir.clone()))
-                    .map_err(|e| e.0)?;
+                // The region is memory the port's device can read by DMA
+                // where the port has such (a DPDK memzone), else a mapping
+                // of the cache's own.
+                let dma = ports
+                    .first()
+                    .and_then(|p| p.dma_memory(cfg.cache_size as usize));
+                let c = match dma {
+                    Some(m) => anyedge_cache::Cache::with_region(
+                        anyedge_cache::region::Region::from_static(m.bytes, m.huge, &m.what),
+                        Some(dir.clone()),
+                    ),
+                    None => anyedge_cache::Cache::new(cfg.cache_size, Some(dir.clone())),
+                }
+                .map_err(|e| e.0)?;
                 let r = c.load_dir(dir).map_err(|e| e.0)?;
                 log::info!(
                     "cache: {} object(s), {} bytes from {}; {} refused",

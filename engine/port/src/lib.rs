@@ -73,6 +73,30 @@ pub struct PortInfo {
     pub caps: PortCaps,
 }
 
+/// Memory that a port's device can read by DMA, handed out for the rest of
+/// the process (the content cache's region, DESIGN.md section 2: zero-copy
+/// content). On DPDK it is an EAL memzone: its IOVA is known to
+/// `rte_mem_virt2iova` and the IOMMU (vfio) maps it, neither of which holds
+/// for an anonymous mapping of the process.
+pub struct DmaMemory {
+    /// The bytes, exclusively the holder's.
+    pub bytes: &'static mut [u8],
+    /// Whether they lie on hugepages.
+    pub huge: bool,
+    /// What it is, for the log (`DPDK memzone ae_cache`).
+    pub what: String,
+}
+
+impl std::fmt::Debug for DmaMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DmaMemory")
+            .field("len", &self.bytes.len())
+            .field("huge", &self.huge)
+            .field("what", &self.what)
+            .finish()
+    }
+}
+
 /// A device that carries Ethernet frames, split into per-core queues.
 ///
 /// The node is generic over its port type (`Node<P: Port>`), so every per-packet
@@ -98,6 +122,15 @@ pub trait Port: Send + 'static {
     /// Software ports have none beyond the queue counters.
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()
+    }
+    /// `len` bytes that this port's device can read by DMA, for the content
+    /// cache, or `None` when any process memory will do (software ports:
+    /// the cache maps its own) or the port's allocator has no room (the
+    /// cache then maps its own, and the port copies what it cannot point
+    /// at). Asked once, at start.
+    fn dma_memory(&self, len: usize) -> Option<DmaMemory> {
+        let _ = len;
+        None
     }
 }
 

@@ -11,10 +11,11 @@
 //! whichever order that happens.
 //!
 //! The region here is plain process memory, which software drivers (net_tap,
-//! net_ring, net_memif) read by virtual address. A NIC that DMAs needs the
-//! memory registered with DPDK (`rte_extmem_register` and `rte_dev_dma_map`,
-//! or hugepage memory from the EAL); the content cache's hugepage region does
-//! that.
+//! net_ring, net_memif) read by virtual address. A NIC that DMAs needs memory
+//! the EAL knows (its own heap, or `rte_extmem_register` and
+//! `rte_dev_dma_map`): the content cache's region is a memzone for that
+//! reason ([`super::memzone`]). A shared segment whose bytes are not
+//! IOVA-contiguous is refused, and the caller copies it.
 
 use super::mbuf::DpdkBuf;
 use crate::SharedBytes;
@@ -178,12 +179,20 @@ pub(crate) fn shared_segment(
         return None;
     }
     let addr = bytes[off..].as_ptr() as *mut c_void;
-    // SAFETY: a lookup in the EAL's memory map; no memory is touched.
-    let iova = match unsafe { dpdk_sys::ae_virt2iova(addr) } {
+    let last = bytes[end - 1..].as_ptr() as *mut c_void;
+    // SAFETY: lookups in the EAL's memory map; no memory is touched.
+    let (iova, iova_last) = unsafe { (dpdk_sys::ae_virt2iova(addr), dpdk_sys::ae_virt2iova(last)) };
+    let iova = match iova {
         u64::MAX if va_ok => addr as u64,
         u64::MAX => return None,
         iova => iova,
     };
+    // The device reads the segment from one IOVA on: a segment that crosses
+    // into a page that is not IOVA-contiguous with the first (IOVA as PA,
+    // normal pages or the end of a hugepage) is copied instead.
+    if iova_last != u64::MAX && iova_last != iova + (len as u64 - 1) {
+        return None;
+    }
     // SAFETY: pool is a live mempool (pools are never freed).
     let m = unsafe { dpdk_sys::ae_mbuf_alloc(pool) };
     // SAFETY: a fresh mbuf from the pool is exclusively ours.

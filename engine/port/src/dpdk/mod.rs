@@ -14,6 +14,8 @@
 //!   stop and close;
 //! - [`ext`]: [`ExtRegion`], engine-owned memory that mbufs point into
 //!   (`rte_pktmbuf_attach_extbuf`) so that content is sent without a copy;
+//! - [`memzone`]: the content cache's memory, from the EAL, so the device
+//!   can read it by DMA;
 //! - `csum`: the receive checksum check behind the offload (drop what the
 //!   hardware marks bad, verify in software what it could not judge).
 //!
@@ -26,6 +28,7 @@
 pub mod eal;
 pub mod ext;
 pub mod mbuf;
+pub mod memzone;
 pub mod port;
 
 mod csum;

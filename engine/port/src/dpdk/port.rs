@@ -510,6 +510,18 @@ impl Port for DpdkPort {
         (rx, tx)
     }
 
+    fn dma_memory(&self, len: usize) -> Option<crate::DmaMemory> {
+        match super::memzone::reserve(len) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                log::warn!(
+                    "{e}; the cache maps its own memory, which a NIC that DMAs may not reach (give the EAL more memory with -m or hugepages)"
+                );
+                None
+            }
+        }
+    }
+
     fn xstats(&self) -> Vec<(String, u64)> {
         let mut out = Vec::new();
         if !self.shared.is_closed() {

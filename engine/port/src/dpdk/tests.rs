@@ -274,6 +274,40 @@ fn a_shared_tail_is_chained_by_reference_and_released_after_the_send() {
     );
 }
 
+#[test]
+fn the_cache_memory_is_a_memzone_that_frames_point_into() {
+    let mut f = fixture();
+    let m = f.ports[0]
+        .dma_memory(4 << 20)
+        .expect("a 4 MiB memzone in -m 256");
+    assert_eq!(m.bytes.len(), 4 << 20);
+    assert!(!m.huge, "the test EAL runs --no-huge");
+    assert!(m.what.starts_with("DPDK memzone ae_cache"), "{}", m.what);
+    for (i, b) in m.bytes.iter_mut().enumerate() {
+        *b = (i * 7 % 251) as u8;
+    }
+    let mem: &'static [u8] = m.bytes;
+    // SAFETY: a lookup in the EAL's memory map; no memory is touched.
+    let iova = unsafe { dpdk_sys::ae_virt2iova(mem[4096..].as_ptr().cast()) };
+    assert_ne!(iova, u64::MAX, "rte_mem_virt2iova knows memzone memory");
+    let obj: crate::SharedBytes = std::sync::Arc::new(mem);
+    let (rx, tx) = &mut f.ring;
+    let mut head = tx.alloc().unwrap();
+    assert!(head.set_len(54));
+    assert!(tx.attach_tail(&mut head, &obj, 1 << 20, 1448));
+    assert_eq!(
+        head.segments().nth(1).unwrap().as_ptr(),
+        mem[1 << 20..].as_ptr()
+    );
+    let mut out = vec![head];
+    assert_eq!(tx.tx_burst(&mut out), 1);
+    let mut got = Vec::with_capacity(4);
+    assert_eq!(rx.rx_burst(&mut got, 4), 1);
+    assert_eq!(&got[0].to_vec()[54..], &mem[1 << 20..(1 << 20) + 1448]);
+    let err = super::memzone::reserve(1 << 40).unwrap_err();
+    assert!(err.contains("DPDK memzone of 1048576 MiB"), "{err}");
+}
+
 /// The port's free mbufs, from its xstats.
 fn avail(x: &[(String, u64)]) -> u64 {
     x.iter()
