@@ -45,6 +45,7 @@ dpdk_prefix PFX eng
 AE_CACHE_SIZE=128MiB start_http_engine "$HOST" "$CONTENT" --no-huge -m 512 --no-pci --file-prefix "$PFX"
 check "the cache region is a DPDK memzone (engine log)" \
     grep -c "cache region: 128 MiB in DPDK memzone ae_cache0" "$ENGINE_LOG"
+check "show cache says so too" test "$(json_get "$(ectl 'show cache json')" region)" = "DPDK memzone ae_cache0"
 info=$(ectl 'show port info all json')
 check "port 0 runs on DPDK's net_tap driver" test "$(json_port "$info" 0 driver)" = net_tap
 check "net_tap fills TX checksums (tx_csum_offload), so the offload path runs" \

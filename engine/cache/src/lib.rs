@@ -260,6 +260,11 @@ impl Cache {
         (self.region.len(), self.region.used(), self.region.huge())
     }
 
+    /// What the region's memory is, for `show cache` ([`Region::backing`]).
+    pub fn backing(&self) -> &str {
+        self.region.backing()
+    }
+
     /// The content root, if any.
     pub fn root(&self) -> Option<&Path> {
         self.root.as_deref()

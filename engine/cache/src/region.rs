@@ -26,6 +26,8 @@ pub struct Region {
     base: *mut u8,
     len: usize,
     huge: bool,
+    /// What the memory is, for `show cache`.
+    backing: String,
     free: Mutex<Free>,
 }
 
@@ -80,7 +82,13 @@ impl Region {
         if huge {
             log::info!("cache region: {} MiB on 2 MiB hugepages", len >> 20);
         }
-        Ok(Region::over(Some(map), base, len, huge))
+        Ok(Region::over(
+            Some(map),
+            base,
+            len,
+            huge,
+            "an anonymous mapping",
+        ))
     }
 
     /// A region over memory that stays valid, and is nobody else's, for the
@@ -98,10 +106,16 @@ impl Region {
             }
         );
         let len = mem.len();
-        Region::over(None, mem.as_mut_ptr(), len, huge)
+        Region::over(None, mem.as_mut_ptr(), len, huge, what)
     }
 
-    fn over(map: Option<memmap2::MmapMut>, base: *mut u8, len: usize, huge: bool) -> Region {
+    fn over(
+        map: Option<memmap2::MmapMut>,
+        base: *mut u8,
+        len: usize,
+        huge: bool,
+        backing: &str,
+    ) -> Region {
         let mut extents = BTreeMap::new();
         extents.insert(0, len);
         Region {
@@ -109,6 +123,7 @@ impl Region {
             base,
             len,
             huge,
+            backing: backing.to_string(),
             free: Mutex::new(Free { extents, used: 0 }),
         }
     }
@@ -121,6 +136,11 @@ impl Region {
     /// Whether the region is empty (never: at least one cache line).
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// What the memory is (`an anonymous mapping`, `DPDK memzone ae_cache0`).
+    pub fn backing(&self) -> &str {
+        &self.backing
     }
 
     /// Whether the region is on hugepages.
@@ -223,6 +243,7 @@ mod tests {
         let r = Region::from_static(mem, false, "a test buffer");
         assert_eq!(r.len(), 64 << 10);
         assert!(!r.huge());
+        assert_eq!(r.backing(), "a test buffer");
         let mut a = r.alloc(64 << 10).unwrap();
         r.write(&mut a).fill(9);
         assert!(r.read(&a).iter().all(|&x| x == 9));

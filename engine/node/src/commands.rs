@@ -566,13 +566,13 @@ impl<P: Port> Node<P> {
         if json {
             return Reply::json(json!({
                 "objects": rows, "count": objs.len(), "region_bytes": size, "used_bytes": used,
-                "free_bytes": size - used, "hugepages": huge, "hits": hits, "misses": misses,
+                "free_bytes": size - used, "hugepages": huge, "region": cache.backing(), "hits": hits, "misses": misses,
                 "evictions": evictions, "dir": cache.root().map(|p| p.display().to_string()),
             }));
         }
         let mut out = format!(
-            "{} object(s); region {} bytes on {}, {} used, {} free; hits {hits}, misses {misses}, evictions {evictions}\n",
-            objs.len(), size, if huge { "2 MiB hugepages" } else { "normal pages" }, used, size - used
+            "{} object(s); region {} bytes in {} on {}, {} used, {} free; hits {hits}, misses {misses}, evictions {evictions}\n",
+            objs.len(), size, cache.backing(), if huge { "2 MiB hugepages" } else { "normal pages" }, used, size - used
         );
         for o in objs.iter().take(100) {
             out += &format!(
