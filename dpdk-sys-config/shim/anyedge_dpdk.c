@@ -108,8 +108,6 @@ uint64_t ae_memzone_page_size(const struct rte_memzone *mz)
     return rte_eal_has_hugepages() ? mz->hugepage_sz : 0;
 }
 
-int ae_memzone_free(const struct rte_memzone *mz) { return rte_memzone_free(mz); }
-
 /* ---- mempools ----------------------------------------------------------- */
 
 struct rte_mempool *ae_pool_create(const char *name, unsigned n, unsigned cache,

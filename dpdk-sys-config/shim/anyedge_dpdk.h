@@ -61,8 +61,6 @@ void *ae_memzone_addr(const struct rte_memzone *mz);
 uint64_t ae_memzone_len(const struct rte_memzone *mz);
 /* The page size under it (0 when the EAL runs with --no-huge). */
 uint64_t ae_memzone_page_size(const struct rte_memzone *mz);
-/* rte_memzone_free: 0, or a negative errno. */
-int ae_memzone_free(const struct rte_memzone *mz);
 
 /* ---- mempools ----------------------------------------------------------- */
 

@@ -415,8 +415,6 @@ extern "C" {
     pub fn ae_memzone_len(mz: *const rte_memzone) -> u64;
     /// The page size under the memzone, 0 with `--no-huge`.
     pub fn ae_memzone_page_size(mz: *const rte_memzone) -> u64;
-    /// `rte_memzone_free`.
-    pub fn ae_memzone_free(mz: *const rte_memzone) -> c_int;
 
     /// `rte_pktmbuf_pool_create`.
     pub fn ae_pool_create(

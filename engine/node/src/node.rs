@@ -651,14 +651,14 @@ fn core_loop<P: Port>(lcore: &mut Lcore<P>, rx: &Receiver<CoreCmd<P>>, sleep_ns:
             now = clock.now();
         }
         let busy = lcore.poll(now) > 0;
-        if per_poll {
-            // The time since the previous read was the previous poll's.
-            add_time(&counters, last_busy, now.saturating_sub(last));
-            last = now;
-        } else if busy != last_busy || polls.is_multiple_of(COARSE_POLLS) {
+        if !per_poll && (busy != last_busy || polls.is_multiple_of(COARSE_POLLS)) {
             // The run of polls like the previous one ends here (give or take
             // this poll).
             now = clock.now();
+        }
+        if now != last {
+            // The time since the previous read was that of polls like the
+            // previous one.
             add_time(&counters, last_busy, now.saturating_sub(last));
             last = now;
         }

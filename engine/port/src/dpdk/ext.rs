@@ -179,19 +179,27 @@ pub(crate) fn shared_segment(
         return None;
     }
     let addr = bytes[off..].as_ptr() as *mut c_void;
-    let last = bytes[end - 1..].as_ptr() as *mut c_void;
-    // SAFETY: lookups in the EAL's memory map; no memory is touched.
-    let (iova, iova_last) = unsafe { (dpdk_sys::ae_virt2iova(addr), dpdk_sys::ae_virt2iova(last)) };
-    let iova = match iova {
+    // SAFETY: a lookup in the EAL's memory map; no memory is touched.
+    let iova = match unsafe { dpdk_sys::ae_virt2iova(addr) } {
         u64::MAX if va_ok => addr as u64,
         u64::MAX => return None,
         iova => iova,
     };
-    // The device reads the segment from one IOVA on: a segment that crosses
-    // into a page that is not IOVA-contiguous with the first (IOVA as PA,
-    // normal pages or the end of a hugepage) is copied instead.
-    if iova_last != u64::MAX && iova_last != iova + (len as u64 - 1) {
-        return None;
+    // The device reads the segment from one IOVA on. A segment inside one
+    // 4 KiB page is contiguous; one that crosses into another page (IOVA as
+    // PA: normal pages, or the end of a hugepage) is copied unless that page
+    // follows in IOVA too. (The second lookup is only made then: with IOVA
+    // as PA a lookup may read /proc/self/pagemap.)
+    let last = bytes[end - 1..].as_ptr() as *mut c_void;
+    if (addr as usize) >> 12 != (last as usize) >> 12 {
+        // SAFETY: as above.
+        let got = match unsafe { dpdk_sys::ae_virt2iova(last) } {
+            u64::MAX if va_ok => last as u64,
+            x => x,
+        };
+        if got != iova + (len as u64 - 1) {
+            return None;
+        }
     }
     // SAFETY: pool is a live mempool (pools are never freed).
     let m = unsafe { dpdk_sys::ae_mbuf_alloc(pool) };
