@@ -16,7 +16,7 @@ use crate::link::LinkParams;
 use crate::scenario::{flip_route, site_cfg, VIP};
 use crate::takeover::content;
 use crate::Sim;
-use anyedge_tcp::conn::ConnConfig;
+use anyedge_tcp::conn::{ConnConfig, State};
 use std::net::SocketAddrV4;
 
 const MS: u64 = 1_000_000;
@@ -34,6 +34,11 @@ pub struct Params {
     pub fail_at: f64,
     /// Whether edge-a dies (`true`) or only loses the route (`false`).
     pub kill: bool,
+    /// edge-a fails as soon as the client's connection is ESTABLISHED
+    /// (`fail_at` is then unused): the client's handshake ACK and request
+    /// go to edge-b, which knows the connection only from its SYN-time
+    /// record.
+    pub fail_on_connect: bool,
     /// Whether edge-a replicates to edge-b at all (`false`: a plain node,
     /// for comparison; the move then ends in a RST and a Range request).
     pub replicate: bool,
@@ -70,6 +75,7 @@ impl Params {
             seed,
             fail_at: 0.4,
             kill: true,
+            fail_on_connect: false,
             replicate: true,
             route_delay_ns: 0,
             backup_dead: false,
@@ -197,7 +203,14 @@ pub fn run(p: &Params) -> ReplicaResult {
         if d.done_at.is_some() {
             break;
         }
-        if failed_at.is_none() && d.data.len() >= threshold && !p.backup_dead {
+        let due = match p.fail_on_connect {
+            true => d
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.state() == State::Established),
+            false => d.data.len() >= threshold,
+        };
+        if failed_at.is_none() && due && !p.backup_dead {
             overlay_a = show(&mut sim, s.nodes[0], "overlay");
             if p.kill {
                 // edge-a dies: nothing reaches it or leaves it any more.
@@ -299,8 +312,48 @@ mod tests {
         for seed in [1, 2] {
             let r = run(&Params::new(LEN, seed));
             check_same_connection(&r);
-            assert!(r.done_at > r.failed_at);
+            // The rest comes at the client link's rate, no slower than
+            // after a RST and a Range request: the peer's ACKs of the
+            // primary's copies once cut the window to two segments and
+            // took 15 s (replica.rs in anyedge-tcp, `Takeover`).
+            let plain = run(&Params {
+                replicate: false,
+                ..Params::new(LEN, seed)
+            });
+            let (rest, rest_plain) = (r.done_at - r.failed_at, plain.done_at - plain.failed_at);
+            eprintln!(
+                "seed {seed}: rest {} ms, without replication {} ms",
+                rest / MS,
+                rest_plain / MS
+            );
+            assert!(
+                rest < rest_plain + 50 * MS,
+                "rest {} ms, without replication {} ms",
+                rest / MS,
+                rest_plain / MS
+            );
         }
+    }
+
+    /// edge-a dies right after its SYN-ACK: the client's handshake ACK and
+    /// request reach edge-b, which continues from the SYN-time record (the
+    /// SYN-ACK waited for it). Before that record existed, this cost the
+    /// client a RST and a second connection.
+    #[test]
+    fn the_backup_continues_a_connection_whose_primary_died_after_the_handshake() {
+        let r = run(&Params {
+            fail_on_connect: true,
+            ..Params::new(LEN, 8)
+        });
+        assert!(r.byte_exact, "byte-exact: {:?}", r.events);
+        assert_eq!(r.resets, 0, "no RST: {:?}\nb: {}", r.events, r.overlay_b);
+        assert_eq!(r.requests, 1, "one request, one connection: {:?}", r.events);
+        let rb = &r.overlay_b["replication"];
+        assert_eq!(rb["takeovers"], 1, "{rb}");
+        assert_eq!(rb["takeover_missing"], 0, "{rb}");
+        let ra = &r.overlay_a["replication"];
+        assert_eq!(ra["records_confirmed"], 1, "only the SYN's record: {ra}");
+        assert_eq!(r.anycast_b["rst_stray_ack"], 0, "{}", r.anycast_b);
     }
 
     #[test]

@@ -377,8 +377,9 @@ pub struct Conn {
     /// acknowledgment number we may send.
     ack_limit: Option<Seq>,
     /// A backup's takeover ([`replica`]): the peer may acknowledge bytes
-    /// the primary sent and we have not; see `Conn::ack_ahead`.
-    taken_over: bool,
+    /// the primary sent and we have not (see `Conn::ack_ahead`), and its
+    /// ACKs and echoes of the primary's copies must not pass for ours.
+    takeover: Option<replica::Takeover>,
     /// Bytes of the application's next writes that the peer already has.
     skip_writes: usize,
 }
@@ -471,7 +472,7 @@ impl Conn {
             resume: None,
             early: None,
             ack_limit: None,
-            taken_over: false,
+            takeover: None,
             skip_writes: 0,
         }
     }

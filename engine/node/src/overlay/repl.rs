@@ -533,7 +533,15 @@ impl ReplShared {
             return false;
         };
         let t = (rec.client, rec.vip);
-        if m.get(&t).is_some_and(|s| s.rec.version >= rec.version) {
+        // An older version of the same connection is superseded; a record
+        // with other initial sequence numbers is a new connection on the
+        // tuple (its versions start again), whose SYN-time record replaces
+        // the old one's even if that one's Closed was lost.
+        let same_conn =
+            |s: &Standby| s.rec.snap.iss == rec.snap.iss && s.rec.snap.irs == rec.snap.irs;
+        if m.get(&t)
+            .is_some_and(|s| same_conn(s) && s.rec.version >= rec.version)
+        {
             return false;
         }
         if m.len() >= STANDBY_MAX && !m.contains_key(&t) {

@@ -14,7 +14,7 @@ use crate::stats::StreamCounters;
 use crate::tcp::{App, Meta, TcpStack};
 use anyedge_port::TxQueue;
 use anyedge_tcp::table::{ConnId, FourTuple};
-use anyedge_tcp::{Conn, Segment};
+use anyedge_tcp::{Conn, Segment, State};
 use anyedge_wire::tcp_flags::{ACK, RST, SYN};
 use anyedge_wire::{MacAddr, TcpHeader, TcpOptions};
 use std::collections::VecDeque;
@@ -165,7 +165,12 @@ impl TcpStack {
             return;
         };
         if self.repl[id].is_none() {
-            if !c.state().synchronized() {
+            // A passive open is committed from SYN-RECEIVED on: its first
+            // record covers the SYN, and the SYN-ACK waits for it
+            // (`Conn::set_ack_limit`), so that a primary dying right after
+            // the handshake leaves the backup able to continue.
+            let handshake = c.state() == State::SynReceived;
+            if !c.state().synchronized() && !handshake {
                 return;
             }
             if !ov.repl.active() || !h.replicated {
@@ -173,7 +178,10 @@ impl TcpStack {
                 self.repl[id] = Some(ReplSlot::off());
                 return;
             }
-            let first = c.snapshot(now).irs.wrapping_add(1);
+            // Nothing is confirmed yet: RCV.NXT less the SYN in SYN-RECEIVED
+            // (IRS), else the first data byte (a SYN-cookie connection
+            // starts in ESTABLISHED).
+            let first = c.snapshot(now).irs.wrapping_add(u32::from(!handshake));
             self.repl[id] = Some(ReplSlot {
                 confirmed_rcv: first,
                 sent_rcv: first,

@@ -233,7 +233,7 @@ impl Conn {
     pub(super) fn process_ack(&mut self, now: u64, seg: &Segment) -> bool {
         let ack = Seq(seg.ack);
         let seq = Seq(seg.seq);
-        if ack.gt(self.snd_max) && self.taken_over {
+        if ack.gt(self.snd_max) && self.takeover.is_some() {
             self.ack_ahead(now, ack, seg);
         }
         if ack.gt(self.snd_max) {
@@ -336,7 +336,9 @@ impl Conn {
         if self.ts_ok && sample.is_none() {
             if let Some((_, tsecr)) = seg.opts.timestamps {
                 let ms = self.ts_now(now).wrapping_sub(tsecr);
-                if tsecr != 0 && (1..600_000).contains(&ms) {
+                // An echo of the primary's clock (after a takeover) times
+                // the primary's copy, not ours.
+                if tsecr != 0 && (1..600_000).contains(&ms) && self.echo_is_ours(tsecr) {
                     sample = Some(u64::from(ms) * 1_000_000);
                 }
             }
@@ -458,6 +460,10 @@ impl Conn {
         let fack = self.rack.fack;
         for &(l, r) in blocks {
             let (l, r) = (Seq(l), Seq(r));
+            if l.lt(r) && r.gt(self.snd_max) {
+                // After a takeover: the primary got this far.
+                self.takeover_saw(r);
+            }
             if !l.lt(r) || l.lt(self.snd_una) || r.gt(self.snd_max) {
                 continue;
             }

@@ -4,6 +4,7 @@
 //! retransmission of holes (RFC 6675 NextSeg) and the window and option
 //! fields of every header.
 
+use super::seglog::RETX;
 use super::*;
 
 impl Conn {
@@ -222,6 +223,10 @@ impl Conn {
         }
         match self.state {
             State::Closed | State::Listen => return None,
+            // The SYN-ACK acknowledges the peer's SYN: under the output
+            // commit it waits, as any ACK does, until the backup confirms
+            // the state that covers the SYN (replica.rs).
+            State::SynReceived if self.syn_pending && self.ack_held() => return None,
             State::SynSent | State::SynReceived if self.syn_pending => {
                 return Some(self.send_syn(now))
             }
@@ -430,7 +435,11 @@ impl Conn {
         let seq = self.snd_nxt;
         let offset = (seq - self.snd_una) - self.syn_unacked();
         let n = payload.take(&self.tx, offset, len);
-        self.log.sent(seq, seq + n, now);
+        // After a takeover the primary may have sent these bytes: the peer's
+        // ACK may be for its copy (Karn's rule, RFC 6298 3; RFC 8985 6.2).
+        let ambiguous = self.primary_may_have_sent(seq);
+        self.log
+            .sent_as(seq, seq + n, now, if ambiguous { RETX } else { 0 });
         self.prr_sent(n);
         let mut flags = ACK;
         if n > 0 && unsent == 0 {
@@ -452,7 +461,7 @@ impl Conn {
         if self.rto_at.is_none() {
             self.rto_at = Some(now + self.rtt.rto());
         }
-        if !retransmission && self.rtt_probe.is_none() && n > 0 {
+        if !retransmission && !ambiguous && self.rtt_probe.is_none() && n > 0 {
             self.rtt_probe = Some((seq, now));
         }
         if !retransmission && n > 0 && !probe_tail {

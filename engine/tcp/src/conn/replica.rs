@@ -10,7 +10,10 @@
 //!   covers it, so a byte the client saw acknowledged is never lost with the
 //!   primary. Pure ACKs wait while the limit holds them back; the window's
 //!   right edge stays where RCV.NXT and the buffer put it (RFC 9293 3.8.6.2:
-//!   the window must not shrink).
+//!   the window must not shrink). The SYN-ACK is an ACK of the peer's SYN
+//!   and waits too: a limit at IRS holds it until the backup has the
+//!   connection, so a client never holds an open connection that only the
+//!   primary knows of.
 //! - [`Conn::from_snapshot`] rebuilds the connection in ESTABLISHED on the
 //!   backup. The client's first segment there tells how far it got: its
 //!   SEG.ACK becomes SND.UNA and SND.NXT, and the application regenerates the
@@ -27,6 +30,24 @@ use super::*;
 /// Margin added to the timestamp clock on takeover: covers the snapshot's
 /// age on the wire, so our TSval is never below the primary's last one.
 const TS_MARGIN_MS: u32 = 1000;
+
+/// What a backup knows of the primary's sending on a connection it took
+/// over: the peer's ACKs and SACKs of bytes below `high`, and its echoes of
+/// TSvals below `ts_from`, may be for the primary's copies. Taken as ours,
+/// they gave RTT samples of a fraction of a millisecond (an ACK of the
+/// primary's copy, still queued in the network, arriving just after we
+/// sent the same bytes) and of a second (an echo of the primary's clock,
+/// which ours runs ahead of by the margin), and RACK then marked our
+/// segments lost by the hundred: the window fell to two segments and the
+/// rest of an 8 MiB download took 15 s instead of half of one.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Takeover {
+    /// The highest sequence number the primary may have sent: the
+    /// snapshot's SND.MAX, raised by the peer's ACKs and SACK blocks.
+    pub(super) high: Seq,
+    /// Our first TSval on the connection.
+    pub(super) ts_from: u32,
+}
 
 /// The state of one connection, as replicated to a backup.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -219,8 +240,33 @@ impl Conn {
             );
         }
         c.rcv_adv = c.rcv_nxt + c.rx.window();
-        c.taken_over = true;
+        c.takeover = Some(Takeover {
+            high: Seq(s.snd_max).max(ack),
+            ts_from: c.ts_now(now),
+        });
         Some(c)
+    }
+
+    /// After a takeover: whether the primary may have sent the byte at
+    /// `seq` (then our sending of it is a retransmission).
+    pub(super) fn primary_may_have_sent(&self, seq: Seq) -> bool {
+        self.takeover.is_some_and(|t| seq.lt(t.high))
+    }
+
+    /// After a takeover: the peer showed it holds bytes up to `right`
+    /// (an ACK or a SACK block past SND.MAX), so the primary sent them.
+    pub(super) fn takeover_saw(&mut self, right: Seq) {
+        if let Some(t) = self.takeover.as_mut() {
+            t.high = t.high.max(right);
+        }
+    }
+
+    /// Whether a timestamp echo is of our own clock: after a takeover,
+    /// echoes of the primary's TSvals (below our first) time the primary's
+    /// segments, whose send times we do not know (RFC 7323 4.1).
+    pub(super) fn echo_is_ours(&self, tsecr: u32) -> bool {
+        self.takeover
+            .is_none_or(|t| tsecr.wrapping_sub(t.ts_from) as i32 >= 0)
     }
 
     /// A taken-over connection's peer acknowledges past SND.MAX: it got
@@ -231,6 +277,7 @@ impl Conn {
     /// believed; anything further is treated as RFC 9293 says (dropped,
     /// answered with an ACK).
     pub(super) fn ack_ahead(&mut self, now: u64, ack: Seq, seg: &Segment) {
+        self.takeover_saw(ack);
         let queued_end = self.snd_una + self.tx.len();
         if ack.le(queued_end) {
             self.snd_nxt = ack;

@@ -127,6 +127,13 @@ impl SegLog {
     /// Records that [start, end) left at `now` (new data or a
     /// retransmission of logged bytes).
     pub fn sent(&mut self, start: Seq, end: Seq, now: u64) {
+        self.sent_as(start, end, now, 0)
+    }
+
+    /// As [`SegLog::sent`], with `flags` ([`RETX`] or 0) on the entry of
+    /// bytes new to the log: a backup's first sending of bytes the primary
+    /// may have sent is a retransmission for Karn's rule and RACK.
+    pub fn sent_as(&mut self, start: Seq, end: Seq, now: u64, flags: u8) {
         if !start.lt(end) {
             return;
         }
@@ -161,7 +168,7 @@ impl SegLog {
             return;
         }
         if let Some(b) = self.q.back_mut() {
-            if b.end == new_from && b.xmit == now && b.flags == 0 {
+            if b.end == new_from && b.xmit == now && b.flags == flags {
                 b.end = end;
                 return;
             }
@@ -170,7 +177,7 @@ impl SegLog {
             start: new_from,
             end,
             xmit: now,
-            flags: 0,
+            flags,
         });
     }
 
