@@ -768,6 +768,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_connection_on_the_tuple_replaces_an_old_record_of_a_higher_version() {
+        let s = ReplShared::new(None, 1);
+        let from = "10.0.2.2:7700".parse().unwrap();
+        let old = Record {
+            version: 9,
+            ..rec()
+        };
+        assert!(s.store(0, from, old.clone()));
+        // Its Closed was lost; the tuple's next connection starts at 1.
+        let mut new = Record {
+            version: 1,
+            ..rec()
+        };
+        new.snap.iss = old.snap.iss.wrapping_add(12345);
+        assert!(s.store(1, from, new));
+        let t = (rec().client, rec().vip);
+        let got = s.take(2, &t).unwrap().rec;
+        assert_eq!(
+            (got.version, got.snap.iss),
+            (1, old.snap.iss.wrapping_add(12345))
+        );
+    }
+
+    #[test]
     fn a_timeout_marks_the_backup_down_once_until_it_answers() {
         let s = ReplShared::new(Some("10.0.3.2:7700".parse().unwrap()), 1);
         assert_eq!(s.state_name(), "up");
