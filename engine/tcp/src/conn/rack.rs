@@ -139,15 +139,21 @@ impl Conn {
     }
 
     /// Fast retransmit and the start of recovery (RFC 5681 3.2, RFC 6675
-    /// 5): one decrease per window, and the first unacknowledged segment
-    /// is lost.
+    /// 5): one decrease per window. Without SACK (NewReno, RFC 6582 3.2
+    /// step 2) the first unacknowledged segment is lost. With SACK, RACK
+    /// started it and has marked what is lost (RFC 8985 6.2 step 5); SND.UNA
+    /// is not lost unless it did, for its segment may be a retransmission
+    /// still in flight (a probe's, or an earlier recovery's), and resending
+    /// it again would be spurious.
     pub(super) fn enter_recovery(&mut self, now: u64) {
         self.stats.fast_retransmits += 1;
         self.cc.on_congestion(now, self.in_flight());
         self.resume_on_loss();
         self.recover = Some(self.snd_max);
         self.rexmit_next = self.snd_una;
-        self.log.mark_lost_at(self.snd_una);
+        if !self.sack_ok {
+            self.log.mark_lost_at(self.snd_una);
+        }
         if self.sack_ok {
             self.prr = Some(Prr {
                 recover_fs: self.in_flight().max(1),
