@@ -219,6 +219,10 @@ takeover_round() {
 
 # --- part 2: the route moves while A is alive -------------------------------
 takeover_round live live
+# ARP reaches one of A's queues; the other core must still find the
+# gateway's MAC (the node's neighbour board), or its records are dropped.
+noarp=$(json_get "$(ctl "$A_SOCK" 'show anycast json')" peer.no_arp)
+check "A dropped no peer datagram for want of ARP on either core (no_arp $noarp)" test "$noarp" -eq 0
 # --- part 3: A dies ------------------------------------------------------------
 takeover_round kill kill
 check "gateway still running" ctl "$G_SOCK" 'show overlay json'

@@ -727,6 +727,8 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "taken_over": c.taken_over.get(),
         "standby": r.standby_len(),
         "records_stored": c.records_stored.get(),
+        "head_refs": c.head_refs.get(),
+        "head_misses": c.head_misses.get(),
         "takeovers": c.takeovers.get(),
         "takeover_missing": c.takeover_missing.get(),
         "prefetches": c.prefetches.get(),

@@ -152,6 +152,7 @@ impl<P: Port> Node<P> {
                 })
                 .collect(),
             vips: cfg.anycast.vips.clone(),
+            neigh: Default::default(),
         });
         let mut rx_bank = Vec::new();
         let mut tx_bank = Vec::new();

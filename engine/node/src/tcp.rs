@@ -161,6 +161,8 @@ pub struct TcpStack {
     /// Replication messages of this poll, per peer (one datagram each).
     pub(crate) repl_batch: Vec<(SocketAddrV4, Vec<u8>)>,
     /// A record being encoded (reused, so that encoding allocates nothing).
+    /// Which response heads this core's backup holds (overlay::heads).
+    pub(crate) repl_heads: crate::overlay::heads::PrimaryHeads,
     pub(crate) repl_scratch: Vec<u8>,
     /// Spare buffers for batches and peer datagrams (at most
     /// [`SPARE_BUFS`]): sent datagrams come back here, so a busy primary
@@ -256,6 +258,7 @@ impl TcpStack {
             repl_batch: Vec::new(),
             repl_bufs: Vec::new(),
             repl_scratch: Vec::with_capacity(crate::anycast::peer::MAX_REPL),
+            repl_heads: Default::default(),
             repl_batch_since: 0,
             rx_seen: 0,
         };

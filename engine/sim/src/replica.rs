@@ -312,6 +312,11 @@ mod tests {
         for seed in [1, 2] {
             let r = run(&Params::new(LEN, seed));
             check_same_connection(&r);
+            // Later records named the response's head by its key, and the
+            // backup resolved them (overlay::heads).
+            let (ra, rb) = (&r.overlay_a["replication"], &r.overlay_b["replication"]);
+            assert!(ra["head_refs"].as_u64().unwrap() >= 1, "{ra}");
+            assert_eq!(rb["head_misses"], 0, "{rb}");
             // The rest comes at the client link's rate, no slower than
             // after a RST and a Range request: the peer's ACKs of the
             // primary's copies once cut the window to two segments and

@@ -121,6 +121,8 @@ pub struct Addrs {
     pub ports: Vec<PortView>,
     /// Anycast VIPs, served on every port.
     pub vips: Vec<Ipv4Addr>,
+    /// Neighbours any core learned (`crate::arp`).
+    pub neigh: Arc<crate::arp::NeighBoard>,
 }
 
 impl Addrs {
@@ -164,8 +166,8 @@ impl FwdCtx {
     /// A context for a core.
     pub fn new(addrs: Arc<Addrs>) -> Self {
         FwdCtx {
+            arp: ArpCache::with_board(256, addrs.neigh.clone()),
             addrs,
-            arp: ArpCache::new(256),
             now: 0,
             burst: 32,
             tcp: None,

@@ -17,6 +17,7 @@
 pub mod early;
 pub mod fetch;
 pub mod handoff;
+pub mod heads;
 pub(crate) mod refill;
 pub mod repl;
 pub(crate) mod repl_stack;

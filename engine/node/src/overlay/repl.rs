@@ -25,6 +25,7 @@
 //! instead of resetting it, and tells the primary ([`Msg::Taken`]) so that
 //! the primary forgets the connection without a RST.
 
+use super::heads::HeadEnc;
 use anyedge_http::Chunk;
 // Written by every core of the node (DESIGN.md section 2: shared state).
 use crate::stats::SharedCounter as Counter;
@@ -49,6 +50,12 @@ pub const STANDBY_MAX: usize = 65_536;
 /// refreshed for this long means the primary is gone: the backup pokes the
 /// client so that its ACK comes to take the connection over.
 pub const SILENT_NS: u64 = 1_000_000_000;
+/// A record's head length field: the head follows with a key to keep it
+/// under ([`HeadEnc::Remember`]).
+const HEAD_REMEMBER: u16 = 0xfffe;
+/// A record's head length field: only the key of a kept head follows
+/// ([`HeadEnc::Ref`]).
+const HEAD_REF: u16 = 0xffff;
 /// Most chunks a record carries (a multipart answer of many ranges is not replicated).
 const MAX_CHUNKS: usize = 64;
 
@@ -64,10 +71,14 @@ pub struct Resp {
     pub key: String,
     /// The object's strong ETag, so a backup only serves the same bytes.
     pub etag: String,
-    /// The head buffer (response head, multipart delimiters).
+    /// The head buffer (response head, multipart delimiters). Empty in a
+    /// decoded record whose head came by reference, until the backup
+    /// resolves it ([`super::heads`]).
     pub head: Vec<u8>,
     /// The response as chunks of the head buffer and of the object.
     pub chunks: Vec<Chunk>,
+    /// How the head travels ([`super::heads`]).
+    pub dict: HeadEnc,
 }
 
 impl Resp {
@@ -102,6 +113,9 @@ pub struct Record {
 }
 
 /// A replication message.
+// A message is decoded, handled and dropped one at a time (never stored in
+// bulk), so the size of the record variant costs nothing a Box would save.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Msg {
     /// Primary to backup: a connection's state.
@@ -191,8 +205,19 @@ impl Msg {
                         let key = String::from_utf8(r.take(n)?.to_vec()).ok()?;
                         let n = r.u8()? as usize;
                         let etag = String::from_utf8(r.take(n)?.to_vec()).ok()?;
-                        let n = r.u16()? as usize;
-                        let head = r.take(n)?.to_vec();
+                        let (head, dict, head_len) = match r.u16()? {
+                            HEAD_REMEMBER => {
+                                let key = r.u64()?;
+                                let n = r.u16()? as usize;
+                                (r.take(n)?.to_vec(), HeadEnc::Remember(key), n)
+                            }
+                            HEAD_REF => {
+                                let key = r.u64()?;
+                                let n = r.u16()?;
+                                (Vec::new(), HeadEnc::Ref(key, n), n as usize)
+                            }
+                            n => (r.take(n as usize)?.to_vec(), HeadEnc::Plain, n as usize),
+                        };
                         let n = r.u8()? as usize;
                         let mut chunks = Vec::with_capacity(n);
                         for _ in 0..n {
@@ -201,7 +226,7 @@ impl Msg {
                             chunks.push(match kind {
                                 0 => {
                                     let (start, len) = (a as usize, l as usize);
-                                    if start.checked_add(len)? > head.len() {
+                                    if start.checked_add(len)? > head_len {
                                         return None;
                                     }
                                     Chunk::Head { start, len }
@@ -216,6 +241,7 @@ impl Msg {
                             etag,
                             head,
                             chunks,
+                            dict,
                         })
                     }
                     _ => return None,
@@ -312,8 +338,32 @@ pub fn encode_record(
                 out.push(s.len() as u8);
                 out.extend_from_slice(s.as_bytes());
             }
-            out.extend_from_slice(&(p.head.len().min(0xffff) as u16).to_be_bytes());
-            out.extend_from_slice(&p.head[..p.head.len().min(0xffff)]);
+            // The head: a length below 0xfffe and the bytes; or 0xfffe,
+            // a key, a length and the bytes (the backup keeps them under
+            // the key); or 0xffff, a key and a length (the bytes it kept).
+            match p.dict {
+                HeadEnc::Plain => {
+                    if p.head.len() >= HEAD_REMEMBER as usize {
+                        return false;
+                    }
+                    out.extend_from_slice(&(p.head.len() as u16).to_be_bytes());
+                    out.extend_from_slice(&p.head);
+                }
+                HeadEnc::Remember(key) => {
+                    let Ok(n) = u16::try_from(p.head.len()) else {
+                        return false;
+                    };
+                    out.extend_from_slice(&HEAD_REMEMBER.to_be_bytes());
+                    out.extend_from_slice(&key.to_be_bytes());
+                    out.extend_from_slice(&n.to_be_bytes());
+                    out.extend_from_slice(&p.head);
+                }
+                HeadEnc::Ref(key, n) => {
+                    out.extend_from_slice(&HEAD_REF.to_be_bytes());
+                    out.extend_from_slice(&key.to_be_bytes());
+                    out.extend_from_slice(&n.to_be_bytes());
+                }
+            }
             out.push(p.chunks.len() as u8);
             for c in &p.chunks {
                 let (kind, a, b) = match *c {
@@ -363,6 +413,9 @@ impl<'a> Rd<'a> {
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
     /// An unsigned LEB128 varint (see [`put_varint`]).
     fn varint(&mut self) -> Option<u64> {
@@ -423,6 +476,11 @@ pub struct ReplCounters {
     pub takeover_fetches: Counter,
     /// Malformed replication messages.
     pub malformed: Counter,
+    /// Primary: records whose response head went by reference.
+    pub head_refs: Counter,
+    /// Backup: records whose head reference it could not resolve (not
+    /// confirmed: the primary's retry sends the head whole).
+    pub head_misses: Counter,
     /// Backup: clients of silent primaries asked for their position.
     pub pokes: Counter,
 }
@@ -459,6 +517,8 @@ pub struct ReplShared {
     delay: Mutex<hdrhistogram::Histogram<u64>>,
     /// Counters.
     pub counters: ReplCounters,
+    /// Backup: the response heads its primaries sent once.
+    pub heads: super::heads::BackupHeads,
     /// Confirmations and takeover notices for connections of another core
     /// than the one the datagram reached ([`super::handoff`]).
     pub handoffs: super::handoff::Handoffs,
@@ -480,6 +540,7 @@ impl ReplShared {
                     .expect("static histogram bounds"),
             ),
             counters: ReplCounters::default(),
+            heads: Default::default(),
         }
     }
 
@@ -641,8 +702,41 @@ mod tests {
                         len: 1000,
                     },
                 ],
+                dict: HeadEnc::Plain,
             }),
         }
+    }
+
+    #[test]
+    fn a_head_goes_whole_with_a_key_or_by_its_key_alone() {
+        let mut whole = rec();
+        whole.resp.as_mut().unwrap().dict = HeadEnc::Remember(0x0102_0304_0506_0708);
+        let b = Msg::Record(whole.clone()).encode().unwrap();
+        assert_eq!(Msg::decode(&b), Some(Msg::Record(whole.clone())));
+        let mut by_key = rec();
+        let r = by_key.resp.as_mut().unwrap();
+        r.dict = HeadEnc::Ref(0x0102_0304_0506_0708, 19);
+        let plain_len = Msg::Record(rec()).encode().unwrap().len();
+        let b = Msg::Record(by_key.clone()).encode().unwrap();
+        assert_eq!(
+            b.len(),
+            plain_len - 19 + 10,
+            "the key and length replace the bytes"
+        );
+        for n in 0..b.len() {
+            assert_eq!(Msg::decode(&b[..n]), None, "cut at {n}");
+        }
+        let Some(Msg::Record(got)) = Msg::decode(&b) else {
+            panic!("decodes")
+        };
+        let g = got.resp.unwrap();
+        assert!(g.head.is_empty(), "the backup resolves it");
+        assert_eq!(g.dict, HeadEnc::Ref(0x0102_0304_0506_0708, 19));
+        assert_eq!(g.chunks, rec().resp.unwrap().chunks);
+        // A chunk past the declared length is malformed, as past the bytes.
+        by_key.resp.as_mut().unwrap().dict = HeadEnc::Ref(1, 18);
+        let b = Msg::Record(by_key).encode().unwrap();
+        assert_eq!(Msg::decode(&b), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! backup, and the timers that find a backup too slow or gone.
 
 use super::handoff::Handoff;
+use super::heads::HeadEnc;
 use super::refill::has_body;
 use super::repl::{batch_frames, encode_record, push_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
 use super::OverlayShared;
@@ -36,6 +37,8 @@ struct Sent {
     rcv: u32,
     answered: u32,
     at: u64,
+    /// The key the record's head went whole under ([`HeadEnc::Remember`]).
+    head_key: Option<u64>,
 }
 
 /// The primary's replication state of one client connection.
@@ -212,6 +215,7 @@ impl TcpStack {
                 etag: String::new(),
                 head: Vec::new(),
                 chunks: Vec::new(),
+                dict: HeadEnc::Plain,
             });
             r.seq = c.snd_una_raw().wrapping_add(c.unacked() as u32);
             r.key.clear();
@@ -265,6 +269,16 @@ impl TcpStack {
         let v = h.replica();
         let (inbuf, close_after) = (v.inbuf, v.close_after);
         slot.version = slot.version.wrapping_add(1);
+        // The head goes by reference when the backup holds it.
+        let mut head_key = None;
+        if let Some(r) = slot.resp.as_mut() {
+            r.dict = self.repl_heads.choose(&r.head, retry);
+            match r.dict {
+                HeadEnc::Remember(k) => head_key = Some(k),
+                HeadEnc::Ref(..) => ov.repl.counters.head_refs.inc(),
+                HeadEnc::Plain => {}
+            }
+        }
         // Encoded straight from the live state into a reused buffer (no
         // Record is built: no copy of the head, the chunks or the request).
         let mut body = std::mem::take(&mut self.repl_scratch);
@@ -283,6 +297,7 @@ impl TcpStack {
             rcv: consumed,
             answered: h.answered(),
             at: now,
+            head_key,
         };
         slot.sent_rcv = consumed;
         slot.sent_answered = sent.answered;
@@ -334,8 +349,21 @@ impl TcpStack {
             return;
         };
         match m {
-            Msg::Record(r) => {
+            Msg::Record(mut r) => {
                 let (t, v) = ((r.client, r.vip), r.version);
+                if let Some(resp) = r.resp.as_mut() {
+                    match resp.dict {
+                        HeadEnc::Remember(k) => ov.repl.heads.remember(src, k, &resp.head),
+                        HeadEnc::Ref(k, n) => {
+                            if !ov.repl.heads.resolve(src, k, n, &mut resp.head) {
+                                // Not confirmed: the retry brings the head.
+                                ov.repl.counters.head_misses.inc();
+                                return;
+                            }
+                        }
+                        HeadEnc::Plain => {}
+                    }
+                }
                 if let Some(resp) = &r.resp {
                     self.repl_prefetch(port, resp);
                 }
@@ -372,6 +400,10 @@ impl TcpStack {
         let mut first_at = None;
         while slot.inflight.front().is_some_and(|s| s.version <= v) {
             let s = slot.inflight.pop_front().expect("front");
+            if let (Some(k), true) = (s.head_key, s.version == v) {
+                // That very record reached the backup with its head.
+                self.repl_heads.confirmed(k);
+            }
             first_at.get_or_insert(s.at);
             slot.confirmed_rcv = s.rcv;
             slot.confirmed_answered = s.answered;
