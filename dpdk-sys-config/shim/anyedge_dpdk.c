@@ -6,6 +6,9 @@
  * which the Rust side keeps off the per-packet path where it can (bursts,
  * bulk frees, reading mbuf fields directly through the pinned layout).
  */
+/* rte_dev_dma_map is still marked experimental in 22.11 (stable since);
+ * DPDK's documented opt-in, for that one call. */
+#define ALLOW_EXPERIMENTAL_API 1
 #include "anyedge_dpdk.h"
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -107,6 +111,35 @@ uint64_t ae_memzone_page_size(const struct rte_memzone *mz)
 {
     return rte_eal_has_hugepages() ? mz->hugepage_sz : 0;
 }
+
+/* ---- external memory ---------------------------------------------------- */
+
+int ae_extmem_register(void *va, size_t len, const uint64_t *iovas, unsigned n_pages,
+                       size_t page_sz)
+{
+    if (rte_extmem_register(va, len, (rte_iova_t *)iovas, n_pages, page_sz) != 0)
+        return -rte_errno;
+    return 0;
+}
+
+int ae_dma_map_all(void *va, uint64_t iova, size_t len)
+{
+    uint16_t port;
+    int n = 0;
+    RTE_ETH_FOREACH_DEV(port) {
+        struct rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(port, &info) != 0 || info.device == NULL)
+            continue;
+        if (rte_dev_dma_map(info.device, va, iova, len) != 0 && rte_errno != ENOTSUP)
+            return -rte_errno;
+        n++;
+    }
+    return n;
+}
+
+int ae_iova_is_va(void) { return rte_eal_iova_mode() == RTE_IOVA_VA; }
+
+int ae_mem_is_known(const void *addr) { return rte_mem_virt2memseg_list(addr) != NULL; }
 
 /* ---- mempools ----------------------------------------------------------- */
 

@@ -62,6 +62,24 @@ uint64_t ae_memzone_len(const struct rte_memzone *mz);
 /* The page size under it (0 when the EAL runs with --no-huge). */
 uint64_t ae_memzone_page_size(const struct rte_memzone *mz);
 
+/* ---- external memory (a cache region too big for a memzone) ------------- */
+
+/* rte_extmem_register of n_pages pages of page_sz at va, with their IOVAs:
+ * the EAL's memory map then knows the region (rte_mem_virt2iova). 0, or a
+ * negative errno. */
+int ae_extmem_register(void *va, size_t len, const uint64_t *iovas, unsigned n_pages,
+                       size_t page_sz);
+/* rte_dev_dma_map of [va, va+len) at iova for the device of every ethdev
+ * port, so that an IOMMU (vfio) lets the NIC read it. The number of ports
+ * mapped; a device with no DMA mapping of its own (-ENOTSUP: software
+ * vdevs, or a bus that maps all memory) counts as mapped. A negative errno
+ * when one refused. */
+int ae_dma_map_all(void *va, uint64_t iova, size_t len);
+/* 1 when the EAL runs with IOVA as VA. */
+int ae_iova_is_va(void);
+/* 1 when addr lies in memory the EAL knows (its own, or registered). */
+int ae_mem_is_known(const void *addr);
+
 /* ---- mempools ----------------------------------------------------------- */
 
 /* rte_pktmbuf_pool_create(name, n, cache, 0, data_room, socket). */

@@ -416,6 +416,25 @@ extern "C" {
     /// The page size under the memzone, 0 with `--no-huge`.
     pub fn ae_memzone_page_size(mz: *const rte_memzone) -> u64;
 
+    /// `rte_extmem_register` of `n_pages` pages of `page_sz` at `va` with
+    /// their IOVAs; 0 or a negative errno.
+    pub fn ae_extmem_register(
+        va: *mut c_void,
+        len: usize,
+        iovas: *const u64,
+        n_pages: c_uint,
+        page_sz: usize,
+    ) -> c_int;
+    /// `rte_dev_dma_map` for the device of every ethdev port; the ports
+    /// mapped (a device without its own DMA mapping counts), or a negative
+    /// errno.
+    pub fn ae_dma_map_all(va: *mut c_void, iova: u64, len: usize) -> c_int;
+    /// 1 when the EAL runs with IOVA as VA.
+    pub fn ae_iova_is_va() -> c_int;
+    /// 1 when `addr` lies in memory the EAL knows (its own, or registered
+    /// with `rte_extmem_register`).
+    pub fn ae_mem_is_known(addr: *const c_void) -> c_int;
+
     /// `rte_pktmbuf_pool_create`.
     pub fn ae_pool_create(
         name: *const c_char,

@@ -6,7 +6,9 @@
 //! `rte_mem_virt2iova` knows it, and with vfio the IOMMU maps it; for an
 //! anonymous mapping of the process neither holds (with IOVA as VA the
 //! device faults, with IOVA as PA normal pages are not contiguous). So on
-//! DPDK the cache region is a memzone, on hugepages when the EAL has them.
+//! DPDK the cache region is a memzone, on hugepages when the EAL has them;
+//! a region too big for the EAL's memory is registered instead
+//! ([`super::extmem`]).
 //!
 //! A memzone made here is never freed, as mempools are not: the cache lives
 //! as long as the node, and mbufs that point into it may outlive the cache

@@ -27,6 +27,7 @@
 
 pub mod eal;
 pub mod ext;
+pub mod extmem;
 pub mod mbuf;
 pub mod memzone;
 pub mod port;

@@ -511,11 +511,19 @@ impl Port for DpdkPort {
     }
 
     fn dma_memory(&self, len: usize) -> Option<crate::DmaMemory> {
-        match super::memzone::reserve(len) {
-            Ok(m) => Some(m),
-            Err(e) => {
+        let e = match super::memzone::reserve(len) {
+            Ok(m) => return Some(m),
+            Err(e) => e,
+        };
+        // Bigger than the EAL's memory: our own mapping, registered.
+        match super::extmem::register(len) {
+            Ok(m) => {
+                log::info!("{e}; the cache region is {}", m.what);
+                Some(m)
+            }
+            Err(e2) => {
                 log::warn!(
-                    "{e}; the cache maps its own memory, which a NIC that DMAs may not reach (give the EAL more memory with -m or hugepages)"
+                    "{e}; {e2}; the cache maps its own memory, which a NIC that DMAs may not reach (give the EAL more memory with -m or hugepages)"
                 );
                 None
             }

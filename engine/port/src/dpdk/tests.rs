@@ -308,6 +308,57 @@ fn the_cache_memory_is_a_memzone_that_frames_point_into() {
     assert!(err.contains("DPDK memzone of 1048576 MiB"), "{err}");
 }
 
+/// A region bigger than the EAL's memory (-m 256) is the port's own
+/// mapping, registered with the EAL, and frames point into it as into a
+/// memzone.
+#[test]
+fn a_cache_bigger_than_eal_memory_is_registered_external_memory() {
+    let mut f = fixture();
+    let len = 300 << 20;
+    let m = f.ports[0].dma_memory(len).expect("extmem for 300 MiB");
+    assert_eq!(m.bytes.len(), len);
+    assert!(
+        m.what
+            .starts_with("external memory registered with DPDK (300 MiB"),
+        "{}",
+        m.what
+    );
+    let heap = Box::new([0u8; 64]);
+    // SAFETY: lookups in the EAL's memory map; no memory is touched.
+    unsafe {
+        assert_eq!(
+            dpdk_sys::ae_mem_is_known(m.bytes[len - 1..].as_ptr().cast()),
+            1
+        );
+        assert_eq!(
+            dpdk_sys::ae_mem_is_known(heap.as_ptr().cast()),
+            0,
+            "ordinary memory is not"
+        );
+    }
+    for (i, b) in m.bytes[(200 << 20)..(200 << 20) + 4096]
+        .iter_mut()
+        .enumerate()
+    {
+        *b = (i % 253) as u8;
+    }
+    let mem: &'static [u8] = m.bytes;
+    let obj: crate::SharedBytes = std::sync::Arc::new(mem);
+    let (rx, tx) = &mut f.ring;
+    let mut head = tx.alloc().unwrap();
+    assert!(head.set_len(54));
+    assert!(tx.attach_tail(&mut head, &obj, 200 << 20, 1448));
+    assert_eq!(
+        head.segments().nth(1).unwrap().as_ptr(),
+        mem[200 << 20..].as_ptr()
+    );
+    let mut out = vec![head];
+    assert_eq!(tx.tx_burst(&mut out), 1);
+    let mut got = Vec::with_capacity(4);
+    assert_eq!(rx.rx_burst(&mut got, 4), 1);
+    assert_eq!(&got[0].to_vec()[54..], &mem[200 << 20..(200 << 20) + 1448]);
+}
+
 /// The port's free mbufs, from its xstats.
 fn avail(x: &[(String, u64)]) -> u64 {
     x.iter()
