@@ -290,20 +290,7 @@ fn the_cache_memory_is_a_memzone_that_frames_point_into() {
     // SAFETY: a lookup in the EAL's memory map; no memory is touched.
     let iova = unsafe { dpdk_sys::ae_virt2iova(mem[4096..].as_ptr().cast()) };
     assert_ne!(iova, u64::MAX, "rte_mem_virt2iova knows memzone memory");
-    let obj: crate::SharedBytes = std::sync::Arc::new(mem);
-    let (rx, tx) = &mut f.ring;
-    let mut head = tx.alloc().unwrap();
-    assert!(head.set_len(54));
-    assert!(tx.attach_tail(&mut head, &obj, 1 << 20, 1448));
-    assert_eq!(
-        head.segments().nth(1).unwrap().as_ptr(),
-        mem[1 << 20..].as_ptr()
-    );
-    let mut out = vec![head];
-    assert_eq!(tx.tx_burst(&mut out), 1);
-    let mut got = Vec::with_capacity(4);
-    assert_eq!(rx.rx_burst(&mut got, 4), 1);
-    assert_eq!(&got[0].to_vec()[54..], &mem[1 << 20..(1 << 20) + 1448]);
+    send_by_reference(&mut f, mem, 1 << 20);
     let err = super::memzone::reserve(1 << 40).unwrap_err();
     assert!(err.contains("DPDK memzone of 1048576 MiB"), "{err}");
 }
@@ -343,20 +330,26 @@ fn a_cache_bigger_than_eal_memory_is_registered_external_memory() {
         *b = (i % 253) as u8;
     }
     let mem: &'static [u8] = m.bytes;
+    send_by_reference(&mut f, mem, 200 << 20);
+}
+
+/// Sends 1448 bytes of `mem` from `off` by reference over the ring pair:
+/// the frame's second segment is those very bytes, and they arrive intact.
+fn send_by_reference(f: &mut Fixture, mem: &'static [u8], off: usize) {
     let obj: crate::SharedBytes = std::sync::Arc::new(mem);
     let (rx, tx) = &mut f.ring;
     let mut head = tx.alloc().unwrap();
     assert!(head.set_len(54));
-    assert!(tx.attach_tail(&mut head, &obj, 200 << 20, 1448));
+    assert!(tx.attach_tail(&mut head, &obj, off, 1448));
     assert_eq!(
         head.segments().nth(1).unwrap().as_ptr(),
-        mem[200 << 20..].as_ptr()
+        mem[off..].as_ptr()
     );
     let mut out = vec![head];
     assert_eq!(tx.tx_burst(&mut out), 1);
     let mut got = Vec::with_capacity(4);
     assert_eq!(rx.rx_burst(&mut got, 4), 1);
-    assert_eq!(&got[0].to_vec()[54..], &mem[200 << 20..(200 << 20) + 1448]);
+    assert_eq!(&got[0].to_vec()[54..], &mem[off..off + 1448]);
 }
 
 /// The port's free mbufs, from its xstats.
