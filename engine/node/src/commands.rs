@@ -729,6 +729,8 @@ fn repl_json(r: &crate::overlay::repl::ReplShared) -> serde_json::Value {
         "records_stored": c.records_stored.get(),
         "head_refs": c.head_refs.get(),
         "head_misses": c.head_misses.get(),
+        "standby_full": c.standby_full.get(),
+        "refused": c.refused.get(),
         "takeovers": c.takeovers.get(),
         "takeover_missing": c.takeover_missing.get(),
         "prefetches": c.prefetches.get(),

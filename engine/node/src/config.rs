@@ -147,6 +147,9 @@ pub struct RawOverlay {
     pub early_data: Option<bool>,
     /// UDP port on which this node takes replication records (default 7900).
     pub replica_listen: Option<u16>,
+    /// Standby records (client connections of other primaries) kept at
+    /// most; a record beyond is refused, not confirmed (default 65536).
+    pub standby_max: Option<usize>,
 }
 
 /// An IPv4 address with its prefix length.
@@ -245,6 +248,8 @@ pub struct Overlay {
     pub early_data: bool,
     /// UDP port for replication messages (besides `[anycast] listen`).
     pub replica_listen: u16,
+    /// Standby records kept at most.
+    pub standby_max: usize,
 }
 
 /// `[tcp]`, validated.
@@ -599,6 +604,17 @@ impl NodeConfig {
                     Some(p) => p,
                     None => 7900,
                 },
+                standby_max: match o.standby_max {
+                    Some(0) => {
+                        return Err(err(
+                            "[overlay] standby_max",
+                            "0",
+                            "a record count of at least 1",
+                        ))
+                    }
+                    Some(n) => n,
+                    None => crate::overlay::repl::STANDBY_MAX,
+                },
             };
             if role == OverlayRole::Edge && ov.gateway.is_none() {
                 return Err(ConfigError(
@@ -761,6 +777,15 @@ backup = "10.0.3.2:7900"
             "backup = \"10.0.3.2:7900\"\nreplica_listen = 0",
         );
         assert!(NodeConfig::parse(&zero).is_err());
+        let none = FULL.replace(
+            "backup = \"10.0.3.2:7900\"",
+            "backup = \"10.0.3.2:7900\"\nstandby_max = 0",
+        );
+        let e = NodeConfig::parse(&none).unwrap_err().to_string();
+        assert!(
+            e.starts_with("[overlay] standby_max") && !e.contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Params {
     /// With `via_gateway`: edge-b's copy is purged when edge-a fails, so the
     /// takeover has to wait for a fetch of its own.
     pub purge_backup: bool,
+    /// A second download on its own connection starts with the first.
+    pub second_download: bool,
+    /// edge-b's `[overlay] standby_max` (records it keeps at most).
+    pub backup_standby_max: Option<usize>,
     /// With `purge_backup`: the origin's object changes (same length, other
     /// bytes, so another ETag) when edge-a fails, so the fetch brings an
     /// object the primary never served.
@@ -87,6 +91,8 @@ impl Params {
             via_gateway: false,
             purge_backup: false,
             origin_changes: false,
+            second_download: false,
+            backup_standby_max: None,
         }
     }
 }
@@ -122,6 +128,8 @@ pub struct ReplicaResult {
     pub reload_reply: String,
     /// Whether the client ended with the changed object, whole.
     pub got_new_version: bool,
+    /// Whether every download (see `second_download`) arrived byte-exact.
+    pub all_exact: bool,
 }
 
 fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
@@ -137,7 +145,7 @@ fn show(sim: &mut Sim, node: usize, what: &str) -> serde_json::Value {
 /// (unused when every request is a hit); edge-a replicates to edge-b's
 /// peer-channel port. With `via_gateway`, node 2 (10.0.4.2) is the gateway
 /// and node 3 (10.0.5.2) the origin.
-fn overlays(replicate: bool, via_gateway: bool) -> Vec<String> {
+fn overlays(replicate: bool, via_gateway: bool, standby_max: Option<usize>) -> Vec<String> {
     let gw = if via_gateway {
         "10.0.4.2:7800"
     } else {
@@ -149,7 +157,8 @@ fn overlays(replicate: bool, via_gateway: bool) -> Vec<String> {
     } else {
         ""
     };
-    let mut v = vec![format!("{edge}{backup}"), edge];
+    let b_extra = standby_max.map_or(String::new(), |n| format!("standby_max = {n}\n"));
+    let mut v = vec![format!("{edge}{backup}"), format!("{edge}{b_extra}")];
     if via_gateway {
         v.push("[overlay]\nrole = \"gateway\"\nlisten = 7800\norigin = \"10.0.5.2:80\"\n".into());
     }
@@ -179,7 +188,7 @@ pub fn run(p: &Params) -> ReplicaResult {
         p.node_link,
         &contents,
         "careful",
-        &overlays(p.replicate, p.via_gateway),
+        &overlays(p.replicate, p.via_gateway, p.backup_standby_max),
     );
     let vip = SocketAddrV4::new(VIP, 80);
     let tcp = ConnConfig {
@@ -188,6 +197,10 @@ pub fn run(p: &Params) -> ReplicaResult {
     };
     sim.device::<Host>(s.client)
         .download(vip, PATH, 10 * MS, tcp);
+    if p.second_download {
+        sim.device::<Host>(s.client)
+            .download(vip, PATH, 10 * MS, tcp);
+    }
     if p.backup_dead {
         sim.link(s.node_links[1]).params.loss = 1.0;
     }
@@ -199,10 +212,11 @@ pub fn run(p: &Params) -> ReplicaResult {
     while sim.now() < LIMIT_NS {
         let t = sim.now() + MS;
         sim.run_until(t);
-        let d = &sim.device::<Host>(s.client).downloads[0];
-        if d.done_at.is_some() {
+        let h = sim.device::<Host>(s.client);
+        if h.downloads.iter().all(|d| d.done_at.is_some()) {
             break;
         }
+        let d = &h.downloads[0];
         let due = match p.fail_on_connect {
             true => d
                 .conn
@@ -267,6 +281,11 @@ pub fn run(p: &Params) -> ReplicaResult {
         purge_reply,
         reload_reply,
         got_new_version: d.done() && d.data.len() == p.len && d.data.iter().all(|&b| b == 0x55),
+        all_exact: h.downloads.iter().all(|d| {
+            d.done()
+                && d.data.len() == p.len
+                && d.data.iter().enumerate().all(|(i, &b)| b == pattern(i))
+        }),
     }
 }
 
@@ -466,6 +485,29 @@ mod tests {
             (200 * MS..300 * MS).contains(&extra),
             "extra {} ms",
             extra / MS
+        );
+    }
+
+    /// A backup whose standby table is full refuses the record instead of
+    /// confirming it: the primary serves that connection unreplicated at
+    /// once, and keeps replicating the others (no timeout, no stall).
+    #[test]
+    fn a_backup_with_a_full_standby_table_refuses_and_the_primary_goes_on() {
+        let r = run(&Params {
+            second_download: true,
+            backup_standby_max: Some(1),
+            fail_at: 2.0,
+            ..Params::new(2 << 20, 9)
+        });
+        assert!(r.all_exact && r.resets == 0, "{:?}", r.events);
+        let (ra, rb) = (&r.overlay_a_end["replication"], &r.overlay_b["replication"]);
+        assert_eq!(ra["refused"], 1, "one connection refused: {ra}");
+        assert_eq!(ra["state"], "up", "{ra}");
+        assert_eq!(ra["backup_timeouts"], 0, "{ra}");
+        assert!(rb["standby_full"].as_u64().unwrap() >= 1, "{rb}");
+        assert!(
+            ra["records_confirmed"].as_u64().unwrap() >= 1,
+            "the other one: {ra}"
         );
     }
 

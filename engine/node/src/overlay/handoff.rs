@@ -29,6 +29,8 @@ pub enum Handoff {
     Ack(Tuple, u32),
     /// The backup took the connection over: forget it without a RST.
     Taken(Tuple),
+    /// The backup cannot hold the connection: serve it unreplicated.
+    Refused(Tuple),
 }
 
 /// The per-core queues of one node.

@@ -141,7 +141,7 @@ impl OverlayShared {
                 .early_data
                 .then(|| cfg.anycast.key.clone().map(String::into_bytes))
                 .flatten(),
-            repl: repl::ReplShared::new(o.backup, cores),
+            repl: repl::ReplShared::new(o.backup, cores).with_standby_max(o.standby_max),
             cfg: o,
             counters: OverlayCounters::default(),
         })

@@ -126,6 +126,9 @@ pub enum Msg {
     Taken(Tuple),
     /// Primary to backup: the connection ended; forget it.
     Closed(Tuple),
+    /// Backup to primary: the record of this connection could not be kept
+    /// (standby table full); the primary serves it unreplicated.
+    Refused(Tuple),
     /// A down backup is probed.
     Hello,
     /// ... and answers.
@@ -182,6 +185,10 @@ impl Msg {
             }
             Msg::Hello => out.push(5),
             Msg::HelloAck => out.push(6),
+            Msg::Refused(t) => {
+                out.push(7);
+                put_tuple(t, out);
+            }
         }
         out.len() + 2 <= crate::anycast::peer::MAX_REPL
     }
@@ -264,6 +271,7 @@ impl Msg {
             4 => Msg::Closed(r.tuple()?),
             5 => Msg::Hello,
             6 => Msg::HelloAck,
+            7 => Msg::Refused(r.tuple()?),
             _ => return None,
         };
         r.0.is_empty().then_some(m)
@@ -481,6 +489,11 @@ pub struct ReplCounters {
     /// Backup: records whose head reference it could not resolve (not
     /// confirmed: the primary's retry sends the head whole).
     pub head_misses: Counter,
+    /// Backup: records refused because the standby table was full.
+    pub standby_full: Counter,
+    /// Primary: connections the backup refused to hold (served
+    /// unreplicated from then on).
+    pub refused: Counter,
     /// Backup: clients of silent primaries asked for their position.
     pub pokes: Counter,
 }
@@ -498,6 +511,19 @@ pub struct Standby {
     pub poked: u64,
 }
 
+/// What [`ReplShared::store`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Kept: the newest version of its connection.
+    New,
+    /// An older version than the one held (confirmed all the same: the
+    /// newer one covers it).
+    Stale,
+    /// Not kept: the standby table is full of live connections. The backup
+    /// must say so ([`Msg::Refused`]) rather than confirm.
+    Full,
+}
+
 const UP: u8 = 0;
 const DOWN: u8 = 1;
 
@@ -510,6 +536,8 @@ pub struct ReplShared {
     pub timeout_ns: u64,
     state: AtomicU8,
     standby: Mutex<HashMap<Tuple, Standby>>,
+    /// Most standby records kept ([`STANDBY_MAX`]; smaller in tests).
+    pub standby_max: usize,
     /// Records in `standby`, readable without the lock (the per-segment
     /// takeover check only locks when there is something to find).
     standby_count: AtomicUsize,
@@ -534,6 +562,7 @@ impl ReplShared {
             timeout_ns: DEFAULT_TIMEOUT_NS,
             state: AtomicU8::new(UP),
             standby: Mutex::new(HashMap::new()),
+            standby_max: STANDBY_MAX,
             standby_count: AtomicUsize::new(0),
             delay: Mutex::new(
                 hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
@@ -542,6 +571,12 @@ impl ReplShared {
             counters: ReplCounters::default(),
             heads: Default::default(),
         }
+    }
+
+    /// The same, keeping at most `n` standby records (`[overlay] standby_max`).
+    pub fn with_standby_max(mut self, n: usize) -> ReplShared {
+        self.standby_max = n.max(1);
+        self
     }
 
     /// Whether new connections are replicated now.
@@ -587,11 +622,10 @@ impl ReplShared {
             .unwrap_or((0, 0, 0))
     }
 
-    /// Stores a record from `from` (a newer version replaces an older one);
-    /// returns false when it is stale.
-    pub fn store(&self, now: u64, from: SocketAddrV4, rec: Record) -> bool {
+    /// Stores a record from `from` (a newer version replaces an older one).
+    pub fn store(&self, now: u64, from: SocketAddrV4, rec: Record) -> Stored {
         let Ok(mut m) = self.standby.lock() else {
-            return false;
+            return Stored::Full;
         };
         let t = (rec.client, rec.vip);
         // An older version of the same connection is superseded; a record
@@ -603,13 +637,13 @@ impl ReplShared {
         if m.get(&t)
             .is_some_and(|s| same_conn(s) && s.rec.version >= rec.version)
         {
-            return false;
+            return Stored::Stale;
         }
-        if m.len() >= STANDBY_MAX && !m.contains_key(&t) {
+        if m.len() >= self.standby_max && !m.contains_key(&t) {
             m.retain(|_, s| now.saturating_sub(s.at) < STANDBY_LIFETIME_NS);
             self.standby_count.store(m.len(), Ordering::Relaxed);
-            if m.len() >= STANDBY_MAX {
-                return false;
+            if m.len() >= self.standby_max {
+                return Stored::Full;
             }
         }
         self.counters.records_stored.inc();
@@ -623,7 +657,7 @@ impl ReplShared {
             },
         );
         self.standby_count.store(m.len(), Ordering::Relaxed);
-        true
+        Stored::New
     }
 
     /// Forgets a connection's record.
@@ -752,6 +786,7 @@ mod tests {
             Msg::Closed((rec().client, rec().vip)),
             Msg::Hello,
             Msg::HelloAck,
+            Msg::Refused((rec().client, rec().vip)),
         ] {
             let b = m.encode().unwrap();
             assert_eq!(Msg::decode(&b), Some(m.clone()));
@@ -837,28 +872,58 @@ mod tests {
     fn standby_keeps_the_newest_version_and_takes_it_once() {
         let s = ReplShared::new(None, 1);
         let from = "10.0.2.2:7700".parse().unwrap();
-        assert!(s.store(0, from, rec()));
-        assert!(!s.store(
-            1,
-            from,
-            Record {
-                version: 6,
-                ..rec()
-            }
-        ));
-        assert!(s.store(
-            2,
-            from,
-            Record {
-                version: 8,
-                ..rec()
-            }
-        ));
+        assert_eq!(s.store(0, from, rec()), Stored::New);
+        assert_eq!(
+            s.store(
+                1,
+                from,
+                Record {
+                    version: 6,
+                    ..rec()
+                }
+            ),
+            Stored::Stale
+        );
+        assert_eq!(
+            s.store(
+                2,
+                from,
+                Record {
+                    version: 8,
+                    ..rec()
+                }
+            ),
+            Stored::New
+        );
         let t = (rec().client, rec().vip);
         assert_eq!(s.take(3, &t).map(|x| x.rec.version), Some(8));
         assert!(s.take(4, &t).is_none());
-        assert!(s.store(0, from, rec()));
+        assert_eq!(s.store(0, from, rec()), Stored::New);
         assert!(s.take(STANDBY_LIFETIME_NS, &t).is_none(), "expired");
+    }
+
+    #[test]
+    fn a_full_standby_table_refuses_new_connections_but_updates_held_ones() {
+        let mut s = ReplShared::new(None, 1);
+        s.standby_max = 2;
+        let from = "10.0.2.2:7700".parse().unwrap();
+        let on = |port: u16| Record {
+            client: SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 2), port),
+            ..rec()
+        };
+        assert_eq!(s.store(0, from, on(1)), Stored::New);
+        assert_eq!(s.store(0, from, on(2)), Stored::New);
+        assert_eq!(s.store(1, from, on(3)), Stored::Full, "a third connection");
+        let newer = Record {
+            version: 9,
+            ..on(2)
+        };
+        assert_eq!(
+            s.store(1, from, newer),
+            Stored::New,
+            "a held one still moves on"
+        );
+        assert_eq!(s.standby_len(), 2);
     }
 
     #[test]
@@ -869,14 +934,14 @@ mod tests {
             version: 9,
             ..rec()
         };
-        assert!(s.store(0, from, old.clone()));
+        assert_eq!(s.store(0, from, old.clone()), Stored::New);
         // Its Closed was lost; the tuple's next connection starts at 1.
         let mut new = Record {
             version: 1,
             ..rec()
         };
         new.snap.iss = old.snap.iss.wrapping_add(12345);
-        assert!(s.store(1, from, new));
+        assert_eq!(s.store(1, from, new), Stored::New);
         let t = (rec().client, rec().vip);
         let got = s.take(2, &t).unwrap().rec;
         assert_eq!(

@@ -6,7 +6,9 @@
 use super::handoff::Handoff;
 use super::heads::HeadEnc;
 use super::refill::has_body;
-use super::repl::{batch_frames, encode_record, push_batch, Msg, Resp, Tuple, PROBE_NS, RETRY_NS};
+use super::repl::{
+    batch_frames, encode_record, push_batch, Msg, Resp, Stored, Tuple, PROBE_NS, RETRY_NS,
+};
 use super::OverlayShared;
 use crate::arp::ArpCache;
 use crate::fwd::{bare_tcp_frame, Addrs};
@@ -367,15 +369,23 @@ impl TcpStack {
                 if let Some(resp) = &r.resp {
                     self.repl_prefetch(port, resp);
                 }
-                ov.repl.store(now, src, r);
-                // A stale version is confirmed too: a newer one covers it.
-                self.repl_send(now, src, &Msg::Ack(t, v));
+                match ov.repl.store(now, src, r) {
+                    // A stale version is confirmed too: a newer one covers it.
+                    Stored::New | Stored::Stale => self.repl_send(now, src, &Msg::Ack(t, v)),
+                    // Never confirm what is not kept: the primary would
+                    // acknowledge client bytes that nobody could continue.
+                    Stored::Full => {
+                        ov.repl.counters.standby_full.inc();
+                        self.repl_send(now, src, &Msg::Refused(t))
+                    }
+                };
             }
             Msg::Ack(t, v) => {
                 ov.repl.mark_up();
                 self.repl_ack(now, &ov, t, v, false);
             }
             Msg::Taken(t) => self.repl_taken(&ov, t, false),
+            Msg::Refused(t) => self.repl_refused(&ov, t, false),
             Msg::Closed(t) => ov.repl.forget(&t),
             Msg::Hello => {
                 self.repl_send(now, src, &Msg::HelloAck);
@@ -442,6 +452,32 @@ impl TcpStack {
         self.mark_pending(id);
     }
 
+    /// The backup cannot hold `t` (its standby table is full): `t` goes on
+    /// unreplicated, its gates lifted (handed on as [`TcpStack::repl_ack`] is).
+    fn repl_refused(&mut self, ov: &OverlayShared, t: Tuple, handed: bool) {
+        let Some(id) = self.repl_lookup(&t) else {
+            if !handed {
+                ov.repl.handoffs.hand(self.core.index, Handoff::Refused(t));
+            }
+            return;
+        };
+        let Some(slot) = self.repl[id].as_mut() else {
+            return;
+        };
+        if !slot.off {
+            slot.off = true;
+            ov.repl.counters.refused.inc();
+        }
+        if let Some(c) = self.table.get_mut(id) {
+            c.set_ack_limit(None);
+        }
+        if let Some(h) = self.http[id].as_mut() {
+            h.hold = false;
+            h.replicated = false;
+        }
+        self.mark_pending(id);
+    }
+
     /// Runs what other cores handed to this one; called once per poll.
     pub(crate) fn repl_handoffs(&mut self, now: u64) {
         let Some(ov) = self.overlay.as_ref() else {
@@ -456,6 +492,7 @@ impl TcpStack {
             match m {
                 Handoff::Ack(t, v) => self.repl_ack(now, &ov, t, v, true),
                 Handoff::Taken(t) => self.repl_taken(&ov, t, true),
+                Handoff::Refused(t) => self.repl_refused(&ov, t, true),
             }
             next = ov.repl.handoffs.take(self.core.index);
         }
