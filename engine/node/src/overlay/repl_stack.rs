@@ -468,6 +468,12 @@ impl TcpStack {
             slot.off = true;
             ov.repl.counters.refused.inc();
         }
+        self.lift_gates(id);
+        self.mark_pending(id);
+    }
+
+    /// `id` goes on unreplicated: its ACKs and responses no longer wait.
+    fn lift_gates(&mut self, id: ConnId) {
         if let Some(c) = self.table.get_mut(id) {
             c.set_ack_limit(None);
         }
@@ -475,7 +481,6 @@ impl TcpStack {
             h.hold = false;
             h.replicated = false;
         }
-        self.mark_pending(id);
     }
 
     /// Runs what other cores handed to this one; called once per poll.
@@ -565,13 +570,7 @@ impl TcpStack {
                 continue;
             }
             slot.off = true;
-            if let Some(c) = self.table.get_mut(id) {
-                c.set_ack_limit(None);
-            }
-            if let Some(h) = self.http[id].as_mut() {
-                h.hold = false;
-                h.replicated = false;
-            }
+            self.lift_gates(id);
             touched.push(id);
         }
     }
