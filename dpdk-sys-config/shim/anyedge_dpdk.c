@@ -122,6 +122,11 @@ int ae_extmem_register(void *va, size_t len, const uint64_t *iovas, unsigned n_p
     return 0;
 }
 
+int ae_extmem_unregister(void *va, size_t len)
+{
+    return rte_extmem_unregister(va, len) == 0 ? 0 : -rte_errno;
+}
+
 int ae_dma_map_all(void *va, uint64_t iova, size_t len)
 {
     uint16_t port;

@@ -69,6 +69,8 @@ uint64_t ae_memzone_page_size(const struct rte_memzone *mz);
  * negative errno. */
 int ae_extmem_register(void *va, size_t len, const uint64_t *iovas, unsigned n_pages,
                        size_t page_sz);
+/* rte_extmem_unregister: undoes ae_extmem_register (before unmapping). */
+int ae_extmem_unregister(void *va, size_t len);
 /* rte_dev_dma_map of [va, va+len) at iova for the device of every ethdev
  * port, so that an IOMMU (vfio) lets the NIC read it. The number of ports
  * mapped; a device with no DMA mapping of its own (-ENOTSUP: software

@@ -425,6 +425,9 @@ extern "C" {
         n_pages: c_uint,
         page_sz: usize,
     ) -> c_int;
+    /// `rte_extmem_unregister`: undoes [`ae_extmem_register`] before the
+    /// memory is unmapped; 0 or a negative errno.
+    pub fn ae_extmem_unregister(va: *mut c_void, len: usize) -> c_int;
     /// `rte_dev_dma_map` for the device of every ethdev port; the ports
     /// mapped (a device without its own DMA mapping counts), or a negative
     /// errno.

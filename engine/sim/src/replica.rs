@@ -264,10 +264,13 @@ pub fn run(p: &Params) -> ReplicaResult {
     let h = sim.device::<Host>(s.client);
     let events: Vec<(u64, String)> = h.downloads.iter().flat_map(|d| d.events.clone()).collect();
     let d = &h.downloads[0];
-    ReplicaResult {
-        byte_exact: d.done()
+    let exact = |d: &crate::download::Download| {
+        d.done()
             && d.data.len() == p.len
-            && d.data.iter().enumerate().all(|(i, &b)| b == pattern(i)),
+            && d.data.iter().enumerate().all(|(i, &b)| b == pattern(i))
+    };
+    ReplicaResult {
+        byte_exact: exact(d),
         failed_at: failed_at.unwrap_or(end),
         done_at: d.done_at.unwrap_or(end),
         resets: h.downloads.iter().map(|d| d.resets).sum(),
@@ -281,11 +284,7 @@ pub fn run(p: &Params) -> ReplicaResult {
         purge_reply,
         reload_reply,
         got_new_version: d.done() && d.data.len() == p.len && d.data.iter().all(|&b| b == 0x55),
-        all_exact: h.downloads.iter().all(|d| {
-            d.done()
-                && d.data.len() == p.len
-                && d.data.iter().enumerate().all(|(i, &b)| b == pattern(i))
-        }),
+        all_exact: h.downloads.iter().all(exact),
     }
 }
 
@@ -345,11 +344,6 @@ mod tests {
                 ..Params::new(LEN, seed)
             });
             let (rest, rest_plain) = (r.done_at - r.failed_at, plain.done_at - plain.failed_at);
-            eprintln!(
-                "seed {seed}: rest {} ms, without replication {} ms",
-                rest / MS,
-                rest_plain / MS
-            );
             assert!(
                 rest < rest_plain + 50 * MS,
                 "rest {} ms, without replication {} ms",

@@ -5,8 +5,9 @@
 //! channel, though, is one UDP flow per peer pair, and which core receives a
 //! datagram of it is up to the port (RSS, or the TAP driver's flow steering,
 //! which follows the core that last sent on the flow). When the datagram
-//! confirms a record ([`Handoff::Ack`]) or reports a takeover
-//! ([`Handoff::Taken`]) for a connection another core owns, the receiving
+//! confirms a record ([`Handoff::Ack`]), reports a takeover
+//! ([`Handoff::Taken`]) or refuses a record ([`Handoff::Refused`]) for a
+//! connection another core owns, the receiving
 //! core hands the message to the others through bounded lock-free queues,
 //! one per core, which each core drains once per poll. Only the owner finds
 //! the connection; the others drop the message. A full queue loses the

@@ -56,13 +56,15 @@ pub struct PrimaryHeads {
 }
 
 impl PrimaryHeads {
-    /// How the next record should carry `head`. A retry always sends it
-    /// whole (its reference may be what the backup could not resolve).
-    pub fn choose(&mut self, head: &[u8], retry: bool) -> HeadEnc {
+    /// How the next record should carry `head`, whose key is `known` when
+    /// an earlier record of the same head computed it (a head is hashed
+    /// once, not per record). A retry always sends it whole (its reference
+    /// may be what the backup could not resolve).
+    pub fn choose(&mut self, head: &[u8], known: Option<u64>, retry: bool) -> HeadEnc {
         if head.len() < MIN_REF || head.len() > u16::MAX as usize {
             return HeadEnc::Plain;
         }
-        let key = hasher().hash_one(head);
+        let key = known.unwrap_or_else(|| hasher().hash_one(head));
         if retry {
             self.cur.remove(&key);
             self.prev.remove(&key);
@@ -141,21 +143,24 @@ mod tests {
     #[test]
     fn a_head_goes_whole_until_confirmed_then_by_reference() {
         let mut p = PrimaryHeads::default();
-        let HeadEnc::Remember(k) = p.choose(HEAD, false) else {
+        let HeadEnc::Remember(k) = p.choose(HEAD, None, false) else {
             panic!("first use goes whole")
         };
         assert_eq!(
-            p.choose(HEAD, false),
+            p.choose(HEAD, None, false),
             HeadEnc::Remember(k),
             "not confirmed yet"
         );
         p.confirmed(k);
-        assert_eq!(p.choose(HEAD, false), HeadEnc::Ref(k, HEAD.len() as u16));
-        // A retry goes whole, and the key is no longer trusted.
-        assert_eq!(p.choose(HEAD, true), HeadEnc::Remember(k));
-        assert_eq!(p.choose(HEAD, false), HeadEnc::Remember(k));
         assert_eq!(
-            p.choose(b"HTTP/1.1 304\r\n\r\n", false),
+            p.choose(HEAD, None, false),
+            HeadEnc::Ref(k, HEAD.len() as u16)
+        );
+        // A retry goes whole, and the key is no longer trusted.
+        assert_eq!(p.choose(HEAD, Some(k), true), HeadEnc::Remember(k));
+        assert_eq!(p.choose(HEAD, None, false), HeadEnc::Remember(k));
+        assert_eq!(
+            p.choose(b"HTTP/1.1 304\r\n\r\n", None, false),
             HeadEnc::Plain,
             "short"
         );

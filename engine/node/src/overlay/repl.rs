@@ -536,8 +536,8 @@ pub struct ReplShared {
     pub timeout_ns: u64,
     state: AtomicU8,
     standby: Mutex<HashMap<Tuple, Standby>>,
-    /// Most standby records kept ([`STANDBY_MAX`]; smaller in tests).
-    pub standby_max: usize,
+    /// Most standby records kept ([`ReplShared::with_standby_max`]).
+    standby_max: usize,
     /// Records in `standby`, readable without the lock (the per-segment
     /// takeover check only locks when there is something to find).
     standby_count: AtomicUsize,
@@ -904,8 +904,7 @@ mod tests {
 
     #[test]
     fn a_full_standby_table_refuses_new_connections_but_updates_held_ones() {
-        let mut s = ReplShared::new(None, 1);
-        s.standby_max = 2;
+        let s = ReplShared::new(None, 1).with_standby_max(2);
         let from = "10.0.2.2:7700".parse().unwrap();
         let on = |port: u16| Record {
             client: SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 2), port),

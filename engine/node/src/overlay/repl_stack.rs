@@ -228,6 +228,8 @@ impl TcpStack {
             }
             r.head.clear();
             r.head.extend_from_slice(v.head);
+            // Another head: its key is computed with its first record.
+            r.dict = HeadEnc::Plain;
             r.chunks.clear();
             r.chunks.extend_from_slice(v.chunks);
         }
@@ -274,7 +276,12 @@ impl TcpStack {
         // The head goes by reference when the backup holds it.
         let mut head_key = None;
         if let Some(r) = slot.resp.as_mut() {
-            r.dict = self.repl_heads.choose(&r.head, retry);
+            // The key of this head, if an earlier record of it computed one.
+            let known = match r.dict {
+                HeadEnc::Remember(k) | HeadEnc::Ref(k, _) => Some(k),
+                HeadEnc::Plain => None,
+            };
+            r.dict = self.repl_heads.choose(&r.head, known, retry);
             match r.dict {
                 HeadEnc::Remember(k) => head_key = Some(k),
                 HeadEnc::Ref(..) => ov.repl.counters.head_refs.inc(),

@@ -115,6 +115,9 @@ fn setup(va: *mut libc::c_void, size: usize, page: usize) -> Result<i32, String>
             )
         };
         if rc < 0 {
+            // The caller unmaps the region: the EAL must forget it first.
+            // SAFETY: the region registered above, with no mbuf in it yet.
+            unsafe { dpdk_sys::ae_extmem_unregister(va, size) };
             return Err(format!("rte_dev_dma_map: {}", super::strerror(-rc)));
         }
         mapped = rc;

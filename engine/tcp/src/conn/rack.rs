@@ -151,14 +151,13 @@ impl Conn {
         self.resume_on_loss();
         self.recover = Some(self.snd_max);
         self.rexmit_next = self.snd_una;
-        if !self.sack_ok {
-            self.log.mark_lost_at(self.snd_una);
-        }
         if self.sack_ok {
             self.prr = Some(Prr {
                 recover_fs: self.in_flight().max(1),
                 ..Prr::default()
             });
+        } else {
+            self.log.mark_lost_at(self.snd_una);
         }
         self.pto_at = None;
         self.tlp_probe = false;
