@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         queues: 1,
         ring_size: 64,
         pool_size: 320,
+        offload: false,
     };
     let (a, mut b) = pair("node0", "host0", small);
     let cfg = NodeConfig::parse(

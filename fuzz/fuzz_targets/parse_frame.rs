@@ -1,5 +1,7 @@
 //! Fuzz `anyedge_wire::parse`: arbitrary bytes must never panic, and the
 //! in-place ARP / ICMP echo replies to accepted requests must parse again.
+//! The same bytes in two parts (`parse_split`, a frame with a tail sent by
+//! reference) parse only when the whole frame does, to the same segment.
 //!
 //! Each input is tried as-is and once more with its IPv4 and L4 checksums
 //! fixed up, so that the fuzzer reaches the paths behind checksum checks.
@@ -7,7 +9,7 @@
 
 use anyedge_wire::{
     arp_reply_in_place, checksum, fold, icmp_echo_reply_in_place, parse, parse_tcp_options,
-    pseudo_header_sum, sum_words, ChecksumCaps, Ipv4Addr, ARP_REPLY, ARP_REQUEST, ICMP_ECHO_REPLY,
+    parse_split, pseudo_header_sum, sum_words, ChecksumCaps, Ipv4Addr, ARP_REPLY, ARP_REQUEST, ICMP_ECHO_REPLY,
     ICMP_ECHO_REQUEST, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, L3, L4,
 };
 use libfuzzer_sys::fuzz_target;
@@ -23,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(data: &[u8]) {
+    check_split(data);
     for caps in [
         ChecksumCaps::default(),
         ChecksumCaps {
@@ -72,6 +75,44 @@ fn check(data: &[u8]) {
                 _ => {}
             },
         }
+    }
+}
+
+/// Splits `data` at a point its last byte picks and, where the whole frame
+/// is TCP, right after the headers: a split parse must agree with the
+/// whole one.
+fn check_split(data: &[u8]) {
+    let whole = parse(data, ChecksumCaps::default());
+    let mut cuts = vec![usize::from(data.last().copied().unwrap_or(0)) % (data.len() + 1)];
+    if let Ok(f) = &whole {
+        if let L3::Ipv4(ip) = f.l3 {
+            if let L4::Tcp(t) = ip.l4 {
+                // Exactly the headers in front, no padding behind.
+                if ip.l4_offset + t.header_len + t.payload.len() == data.len() {
+                    cuts.push(ip.l4_offset + t.header_len);
+                }
+            }
+        }
+    }
+    for cut in cuts {
+        let (head, tail) = data.split_at(cut);
+        let Ok(split) = parse_split(head, tail, ChecksumCaps::default()) else {
+            continue;
+        };
+        if tail.is_empty() {
+            assert_eq!(Ok(split), whole);
+            continue;
+        }
+        let (Ok(w), L3::Ipv4(sip)) = (&whole, split.l3) else {
+            panic!("a split frame parsed that is not valid whole");
+        };
+        let (L3::Ipv4(wip), L4::Tcp(st)) = (w.l3, sip.l4) else {
+            panic!("a split frame that is not TCP");
+        };
+        let L4::Tcp(wt) = wip.l4 else {
+            panic!("whole frame not TCP")
+        };
+        assert_eq!((st.seq, st.payload), (wt.seq, wt.payload));
     }
 }
 

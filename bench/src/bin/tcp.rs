@@ -237,6 +237,8 @@ fn anyedge_bulk(secs: f64) -> Result<(f64, String)> {
             queues: 1,
             ring_size: RING,
             pool_size: POOL,
+            // Like the smoltcp pair: MTU-sized, checksummed frames.
+            offload: false,
         },
     );
     let mut a = node(pa, node_config("a", "10.0.9.1/24", true)?, SERVER_CPU)?;

@@ -82,6 +82,14 @@ pub trait FrameBuf: Send + 'static {
     /// hint: buffers that are warm anyway (the software pools) do nothing.
     #[inline]
     fn prefetch(&self) {}
+    /// Payload bytes that came by reference after the frame's own bytes
+    /// (a [`Tail`]: a sender's zero-copy payload, delivered as is by an
+    /// in-process port); parse them with `anyedge_wire::parse_split`.
+    /// Empty for every buffer a device filled.
+    #[inline]
+    fn tail_data(&self) -> &[u8] {
+        &[]
+    }
     /// The frame length.
     fn len(&self) -> usize {
         self.data().len()
@@ -270,6 +278,11 @@ impl PktBuf {
 }
 
 impl FrameBuf for PktBuf {
+    #[inline]
+    fn tail_data(&self) -> &[u8] {
+        self.tail.as_ref().map_or(&[], |t| t.bytes())
+    }
+
     #[inline]
     fn data(&self) -> &[u8] {
         let s = self.start as usize;

@@ -180,6 +180,15 @@ pub trait TxQueue: Send + 'static {
         let _ = (buf, l2_len, l3_len);
     }
 
+    /// The most TCP payload bytes one frame may carry for the port to cut
+    /// into MSS-sized segments (TSO, [`PortCaps::tx_tso`]), or 0 when the
+    /// port sends every frame as it is. Only payload attached by reference
+    /// ([`TxQueue::attach_tail`]) goes in such super-segments.
+    #[inline]
+    fn tso_max(&self) -> usize {
+        0
+    }
+
     /// Appends `len` bytes of `data` from `off` to the frame in `buf` by
     /// reference, without copying them (zero-copy TX, DESIGN.md section 2): an
     /// external-buffer mbuf chained after the header mbuf on DPDK, the second

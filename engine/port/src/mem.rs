@@ -5,10 +5,19 @@
 //! queues of owned buffers, so the two ends may be polled by different threads.
 //! This is the wire of the unit tests, the simulator (engine/sim) and the
 //! benchmarks: frames cross it without a copy.
+//!
+//! With [`MemConfig::offload`] the pair behaves as Linux's loopback device
+//! does: checksums are neither filled nor verified (the bytes never leave
+//! the process, so there is nothing to protect them from: the kernel's
+//! `CHECKSUM_UNNECESSARY`), payload goes by reference ([`Tail`]), and a TCP
+//! frame may carry up to 64 KiB of payload, delivered whole as TSO
+//! followed by GRO would deliver it. It is what makes a mem pair a fair
+//! peer for a server on loopback (bench/http); the default keeps every
+//! frame a real, checksummed, MTU-sized Ethernet frame.
 
-use crate::buf::{BufPool, PktBuf};
+use crate::buf::{BufPool, PktBuf, SharedBytes, Tail};
 use crate::counters::QueueCounters;
-use crate::{FrameBuf, MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue};
+use crate::{MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
@@ -23,7 +32,15 @@ pub struct MemConfig {
     pub ring_size: usize,
     /// Buffers in each port's pool.
     pub pool_size: usize,
+    /// Loopback offloads (see the module text): no checksums, payload by
+    /// reference and 64 KiB TCP super-segments.
+    pub offload: bool,
 }
+
+/// Most TCP payload in one offloaded frame: what an IPv4 total length of
+/// 65535 leaves after a 20-byte IPv4 header and the largest TCP header
+/// (RFC 791, RFC 9293 section 3.1).
+const TSO_MAX: usize = 65535 - 20 - 60;
 
 impl Default for MemConfig {
     fn default() -> Self {
@@ -31,6 +48,7 @@ impl Default for MemConfig {
             queues: 1,
             ring_size: 1024,
             pool_size: 4096,
+            offload: false,
         }
     }
 }
@@ -55,13 +73,14 @@ pub fn pair(a: &str, b: &str, cfg: MemConfig) -> (MemPort, MemPort) {
     let ba: Vec<Ring> = (0..q)
         .map(|_| Arc::new(ArrayQueue::new(cfg.ring_size.max(1))))
         .collect();
-    let pa = MemPort::new(a, q, ba.clone(), ab.clone(), cfg.pool_size);
-    let pb = MemPort::new(b, q, ab, ba, cfg.pool_size);
+    let pa = MemPort::new(a, q, ba.clone(), ab.clone(), cfg);
+    let pb = MemPort::new(b, q, ab, ba, cfg);
     (pa, pb)
 }
 
 impl MemPort {
-    fn new(name: &str, q: usize, rx: Vec<Ring>, tx: Vec<Ring>, pool_size: usize) -> Self {
+    fn new(name: &str, q: usize, rx: Vec<Ring>, tx: Vec<Ring>, cfg: MemConfig) -> Self {
+        let o = cfg.offload;
         MemPort {
             info: PortInfo {
                 driver: "net_mem",
@@ -71,11 +90,17 @@ impl MemPort {
                 mtu: 1500,
                 rxq: q as u16,
                 txq: q as u16,
-                caps: PortCaps::default(),
+                caps: PortCaps {
+                    rx_ipv4_csum: o,
+                    rx_l4_csum: o,
+                    tx_csum: o,
+                    tx_multi_seg: o,
+                    tx_tso: o,
+                },
             },
             rx_rings: rx,
             tx_rings: tx,
-            pool: BufPool::new(pool_size),
+            pool: BufPool::new(cfg.pool_size),
             counters: (0..2 * q)
                 .map(|_| Arc::new(QueueCounters::default()))
                 .collect(),
@@ -134,6 +159,7 @@ impl Port for MemPort {
                 ring: r.clone(),
                 pool: self.pool.clone(),
                 counters: self.counters[q + i].clone(),
+                offload: self.info.caps.tx_tso,
             })
             .collect();
         (rx, tx)
@@ -156,7 +182,7 @@ impl RxQueue for MemRx {
         while n < max {
             match self.ring.pop() {
                 Some(b) => {
-                    bytes += b.len() as u64;
+                    bytes += b.wire_len() as u64;
                     out.push(b);
                     n += 1;
                 }
@@ -176,6 +202,7 @@ pub struct MemTx {
     ring: Ring,
     pool: BufPool,
     counters: Arc<QueueCounters>,
+    offload: bool,
 }
 
 impl TxQueue for MemTx {
@@ -188,7 +215,7 @@ impl TxQueue for MemTx {
         let n = room.min(bufs.len());
         let mut bytes = 0;
         for b in bufs.drain(..n) {
-            bytes += b.len() as u64;
+            bytes += b.wire_len() as u64;
             // Cannot fail (see above); a failure would drop the buffer.
             let _ = self.ring.push(b);
         }
@@ -207,11 +234,54 @@ impl TxQueue for MemTx {
         }
         b
     }
+
+    #[inline]
+    fn zero_copy(&self) -> bool {
+        self.offload
+    }
+
+    #[inline]
+    fn tx_csum(&self) -> bool {
+        self.offload
+    }
+
+    // request_tcp_csum keeps its default (nothing): the receiving end of an
+    // offloaded pair verifies no checksum, as loopback does.
+
+    #[inline]
+    fn tso_max(&self) -> usize {
+        if self.offload {
+            TSO_MAX
+        } else {
+            0
+        }
+    }
+
+    fn attach_tail(
+        &mut self,
+        buf: &mut PktBuf,
+        data: &SharedBytes,
+        off: usize,
+        len: usize,
+    ) -> bool {
+        if !self.offload || len > TSO_MAX {
+            return false;
+        }
+        match Tail::new(data, off, len) {
+            Some(t) => {
+                buf.set_tail(Some(t));
+                self.counters.tx_zero_copy.inc();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FrameBuf;
 
     #[test]
     fn frames_cross_both_ways_and_full_ring_refuses() {
@@ -222,6 +292,7 @@ mod tests {
                 queues: 1,
                 ring_size: 4,
                 pool_size: 16,
+                offload: false,
             },
         );
         let (_arx, mut atx) = a.take_queues();
@@ -242,5 +313,40 @@ mod tests {
         let s = a.queue_counters()[1].snapshot();
         assert_eq!((s.tx_packets, s.tx_bytes), (4, 240));
         assert_eq!(b.queue_counters()[0].snapshot().rx_packets, 4);
+    }
+
+    #[test]
+    fn an_offloaded_pair_carries_tails_and_says_so() {
+        let cfg = MemConfig {
+            offload: true,
+            ..MemConfig::default()
+        };
+        let (mut a, mut b) = pair("a", "b", cfg);
+        let caps = a.info().caps;
+        assert!(caps.tx_tso && caps.tx_csum && caps.rx_l4_csum && caps.rx_ipv4_csum);
+        let (_arx, mut atx) = a.take_queues();
+        let (mut brx, _btx) = b.take_queues();
+        let tx = &mut atx[0];
+        assert!(tx.zero_copy() && tx.tx_csum());
+        assert_eq!(tx.tso_max(), 65455);
+        let obj: SharedBytes = Arc::new(vec![7u8; 70_000]);
+        let mut buf = tx.alloc().unwrap();
+        buf.set_len(54);
+        assert!(!tx.attach_tail(&mut buf, &obj, 0, 65_456), "past TSO_MAX");
+        assert!(tx.attach_tail(&mut buf, &obj, 100, 64_000));
+        let mut out = vec![buf];
+        assert_eq!(tx.tx_burst(&mut out), 1);
+        let mut got = Vec::with_capacity(4);
+        assert_eq!(brx[0].rx_burst(&mut got, 4), 1);
+        assert_eq!((got[0].len(), got[0].tail_data().len()), (54, 64_000));
+        let s = a.queue_counters()[1].snapshot();
+        assert_eq!((s.tx_bytes, s.tx_zero_copy), (64_054, 1));
+        // Without the offloads a mem port takes no tails.
+        let (mut c, _d) = pair("c", "d", MemConfig::default());
+        let (_crx, mut ctx) = c.take_queues();
+        let mut buf = ctx[0].alloc().unwrap();
+        buf.set_len(54);
+        assert!(!ctx[0].attach_tail(&mut buf, &obj, 0, 100));
+        assert_eq!(ctx[0].tso_max(), 0);
     }
 }

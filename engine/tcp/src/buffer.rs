@@ -216,6 +216,24 @@ impl SendBuf {
         None
     }
 
+    /// How many bytes from `offset` on lie in the same shared range as the
+    /// byte at `offset` (0 when that byte is a copied one, or past the
+    /// end): the most one by-reference segment may carry from there.
+    pub fn shared_run(&self, offset: usize) -> usize {
+        let mut pos = 0;
+        for p in &self.parts {
+            let plen = p.len();
+            if offset < pos + plen {
+                return match p {
+                    Part::Shared { .. } => pos + plen - offset,
+                    Part::Owned(_) => 0,
+                };
+            }
+            pos += plen;
+        }
+        0
+    }
+
     /// Drops `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let mut n = n.min(self.len);

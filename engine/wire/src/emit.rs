@@ -173,10 +173,35 @@ pub(crate) fn ipv4_frame(
     protocol: u8,
     l4_len: u16,
 ) -> Option<(&mut [u8], usize)> {
+    ipv4_frame_head(
+        buf, eth_dst, eth_src, vlan, src, dst, ttl, protocol, l4_len, None,
+    )
+}
+
+/// As [`ipv4_frame`]; with `l4_head = Some(n)` only the first `n` bytes of
+/// the L4 part need room in `buf` and are returned (the rest of the
+/// payload is sent from elsewhere, by reference), and nothing is padded.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ipv4_frame_head(
+    buf: &mut [u8],
+    eth_dst: MacAddr,
+    eth_src: MacAddr,
+    vlan: Option<u16>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    protocol: u8,
+    l4_len: u16,
+    l4_head: Option<usize>,
+) -> Option<(&mut [u8], usize)> {
     let total_len = u16::try_from(IPV4_HEADER_LEN + usize::from(l4_len)).ok()?;
     let l3 = eth_len(vlan);
     let end = l3 + usize::from(total_len);
-    let frame_len = end.max(MIN_FRAME_LEN);
+    let frame_len = match l4_head {
+        Some(n) => l3 + IPV4_HEADER_LEN + n.min(usize::from(l4_len)),
+        None => end.max(MIN_FRAME_LEN),
+    };
+    let end = end.min(frame_len);
     let out = buf.get_mut(..frame_len)?;
     emit_eth(out, eth_dst, eth_src, vlan, ETHERTYPE_IPV4)?;
     write_ipv4_header(

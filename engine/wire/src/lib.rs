@@ -30,7 +30,9 @@ mod testutil;
 
 pub use checksum::{checksum, checksum_update, fold, pseudo_header_sum, sum_words};
 pub use emit::{emit_arp, emit_eth, emit_icmp_echo, emit_udp};
-pub use parse::{parse, Arp, ChecksumCaps, EthInfo, Frame, Icmp, Ipv4, Tcp, Udp, L3, L4};
+pub use parse::{
+    parse, parse_split, Arp, ChecksumCaps, EthInfo, Frame, Icmp, Ipv4, Tcp, Udp, L3, L4,
+};
 pub use reply::{arp_reply_in_place, icmp_echo_reply_in_place, set_macs, swap_macs};
 pub use std::net::Ipv4Addr;
 pub use tcp_emit::{

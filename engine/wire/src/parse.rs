@@ -174,11 +174,32 @@ pub struct Tcp<'a> {
 /// check gives the [`DropReason`]; checksums that `caps` marks as verified in
 /// hardware are not recomputed.
 pub fn parse(frame: &[u8], caps: ChecksumCaps) -> Result<Frame<'_>, DropReason> {
-    let eth = parse_eth(frame)?;
-    let l3_bytes = frame.get(eth.l3_offset..).unwrap_or(&[]);
+    parse_split(frame, &[], caps)
+}
+
+/// Parse a frame that arrives in two parts: `head`, the buffer's own bytes,
+/// and `tail`, payload bytes that came by reference after it (a frame whose
+/// sender attached its payload without a copy, as a TSO super-segment on a
+/// mem port does). With an empty `tail` this is [`parse`].
+///
+/// A non-empty tail is only taken for TCP over IPv4 whose headers fill
+/// `head` exactly, and whose IPv4 total length is `head`'s L3 part plus the
+/// tail: anything else is [`DropReason::BadIpTotalLen`], since the lengths
+/// do not describe the bytes that arrived. The TCP checksum (RFC 9293
+/// section 3.1) is summed over the header and then the tail, which chains
+/// because TCP headers are whole 32-bit words. The segment's payload is
+/// then `tail` itself, never copied.
+pub fn parse_split<'a>(
+    head: &'a [u8],
+    tail: &'a [u8],
+    caps: ChecksumCaps,
+) -> Result<Frame<'a>, DropReason> {
+    let eth = parse_eth(head)?;
+    let l3_bytes = head.get(eth.l3_offset..).unwrap_or(&[]);
     let l3 = match eth.ethertype {
-        ETHERTYPE_ARP => L3::Arp(parse_arp(l3_bytes)?),
-        ETHERTYPE_IPV4 => L3::Ipv4(parse_ipv4(l3_bytes, eth.l3_offset, caps)?),
+        ETHERTYPE_ARP if tail.is_empty() => L3::Arp(parse_arp(l3_bytes)?),
+        ETHERTYPE_IPV4 => L3::Ipv4(parse_ipv4(l3_bytes, tail, eth.l3_offset, caps)?),
+        ETHERTYPE_ARP => return Err(DropReason::BadIpTotalLen),
         _ => return Err(DropReason::UnknownEtherType),
     };
     Ok(Frame { eth, l3 })
@@ -239,8 +260,14 @@ fn parse_arp(bytes: &[u8]) -> Result<Arp, DropReason> {
     })
 }
 
-/// IPv4 header checks (RFC 791) then the L4 payload.
-fn parse_ipv4(bytes: &[u8], l3_offset: usize, caps: ChecksumCaps) -> Result<Ipv4<'_>, DropReason> {
+/// IPv4 header checks (RFC 791) then the L4 payload; `tail` as in
+/// [`parse_split`].
+fn parse_ipv4<'a>(
+    bytes: &'a [u8],
+    tail: &'a [u8],
+    l3_offset: usize,
+    caps: ChecksumCaps,
+) -> Result<Ipv4<'a>, DropReason> {
     let hdr = Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
         HeaderSliceError::Len(LenError { required_len, .. }) if required_len <= 20 => {
             DropReason::Truncated
@@ -255,7 +282,9 @@ fn parse_ipv4(bytes: &[u8], l3_offset: usize, caps: ChecksumCaps) -> Result<Ipv4
     })?;
     let header_len = hdr.slice().len();
     let total_len = usize::from(hdr.total_len());
-    if total_len < header_len || total_len > bytes.len() {
+    let whole = tail.is_empty()
+        || (hdr.protocol().0 == IPPROTO_TCP && total_len == bytes.len() + tail.len());
+    if total_len < header_len || (tail.is_empty() && total_len > bytes.len()) || !whole {
         return Err(DropReason::BadIpTotalLen);
     }
     if !caps.ipv4_verified && fold(sum_words(hdr.slice(), 0)) != 0 {
@@ -267,9 +296,11 @@ fn parse_ipv4(bytes: &[u8], l3_offset: usize, caps: ChecksumCaps) -> Result<Ipv4
     let src = hdr.source_addr();
     let dst = hdr.destination_addr();
     let protocol = hdr.protocol().0;
-    let payload = bytes.get(header_len..total_len).unwrap_or(&[]);
+    let payload = bytes
+        .get(header_len..total_len.min(bytes.len()))
+        .unwrap_or(&[]);
     let l4 = match protocol {
-        IPPROTO_TCP => L4::Tcp(parse_tcp(payload, src, dst, caps)?),
+        IPPROTO_TCP => L4::Tcp(parse_tcp(payload, tail, src, dst, caps)?),
         IPPROTO_UDP => L4::Udp(parse_udp(payload, src, dst, caps)?),
         IPPROTO_ICMP => L4::Icmp(parse_icmp(payload)?),
         _ => L4::Other { protocol, payload },
@@ -297,23 +328,35 @@ fn l4_checksum_ok(segment: &[u8], src: Ipv4Addr, dst: Ipv4Addr, protocol: u8) ->
     )) == 0
 }
 
-/// TCP header (RFC 9293 section 3.1).
-fn parse_tcp(
-    seg: &[u8],
+/// TCP header (RFC 9293 section 3.1); a non-empty `tail` is the payload
+/// and `seg` must then be the header alone ([`parse_split`]).
+fn parse_tcp<'a>(
+    seg: &'a [u8],
+    tail: &'a [u8],
     src: Ipv4Addr,
     dst: Ipv4Addr,
     caps: ChecksumCaps,
-) -> Result<Tcp<'_>, DropReason> {
+) -> Result<Tcp<'a>, DropReason> {
     let tcp = TcpSlice::from_slice(seg).map_err(|e| match e {
         TcpSliceError::Len(LenError { required_len, .. }) if required_len <= 20 => {
             DropReason::Truncated
         }
         TcpSliceError::Len(_) | TcpSliceError::Content(_) => DropReason::BadTcpDataOffset,
     })?;
-    if !caps.l4_verified && !l4_checksum_ok(seg, src, dst, IPPROTO_TCP) {
-        return Err(DropReason::BadTcpChecksum);
-    }
     let header = tcp.header_slice();
+    if !tail.is_empty() && header.len() != seg.len() {
+        return Err(DropReason::BadIpTotalLen);
+    }
+    if !caps.l4_verified {
+        // The sum chains from the header into the tail: the header is
+        // whole 32-bit words (RFC 1071 section 2 (B)).
+        let len = u16::try_from(seg.len() + tail.len()).unwrap_or(u16::MAX);
+        let sum = sum_words(seg, pseudo_header_sum(src, dst, IPPROTO_TCP, len));
+        if fold(sum_words(tail, sum)) != 0 {
+            return Err(DropReason::BadTcpChecksum);
+        }
+    }
+    let payload = if tail.is_empty() { tcp.payload() } else { tail };
     let flags = u8::from(tcp.fin())
         | u8::from(tcp.syn()) << 1
         | u8::from(tcp.rst()) << 2
@@ -332,7 +375,7 @@ fn parse_tcp(
         urgent: tcp.urgent_pointer(),
         header_len: header.len(),
         options: header.get(20..).unwrap_or(&[]),
-        payload: tcp.payload(),
+        payload,
     })
 }
 

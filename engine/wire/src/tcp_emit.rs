@@ -2,7 +2,7 @@
 //! checksum, inside an Ethernet + IPv4 frame.
 
 use crate::checksum::{fold, pseudo_header_sum, sum_words};
-use crate::emit::{ipv4_frame, IPV4_HEADER_LEN};
+use crate::emit::{ipv4_frame_head, IPV4_HEADER_LEN};
 use crate::{MacAddr, TcpOptions, IPPROTO_TCP};
 use std::net::Ipv4Addr;
 
@@ -135,8 +135,18 @@ pub fn emit_tcp_with(
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
 ) -> Option<usize> {
-    let (out, l4, hlen, seg_len) =
-        write_tcp_headers(buf, eth_dst, eth_src, vlan, src, dst, ttl, h, payload_len)?;
+    let (out, l4, hlen, seg_len) = write_tcp_headers(
+        buf,
+        eth_dst,
+        eth_src,
+        vlan,
+        src,
+        dst,
+        ttl,
+        h,
+        payload_len,
+        false,
+    )?;
     let seg = &mut out[l4..l4 + usize::from(seg_len)];
     fill(&mut seg[hlen..]);
     let sum = sum_words(seg, pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len));
@@ -165,8 +175,10 @@ pub enum TcpCsum {
 /// an external mbuf on DPDK, the second iovec of a `writev` on TAP). The
 /// IPv4 total length and the TCP checksum (RFC 9293 section 3.1) cover
 /// `payload`, which is read only for a [`TcpCsum::Software`] checksum and
-/// never copied. Returns the header length, or `None` when `buf` has no room
-/// for the whole frame or `payload` is shorter than [`MIN_HEAD_PAYLOAD`].
+/// never copied. Only the headers need room in `buf`, so one call writes
+/// the head of a TSO super-segment (up to 64 KiB of payload) as well.
+/// Returns the header length, or `None` when `buf` has no room for the
+/// headers or `payload` is shorter than [`MIN_HEAD_PAYLOAD`].
 #[allow(clippy::too_many_arguments)]
 pub fn emit_tcp_head(
     buf: &mut [u8],
@@ -183,8 +195,18 @@ pub fn emit_tcp_head(
     if payload.len() < MIN_HEAD_PAYLOAD {
         return None;
     }
-    let (out, l4, hlen, seg_len) =
-        write_tcp_headers(buf, eth_dst, eth_src, vlan, src, dst, ttl, h, payload.len())?;
+    let (out, l4, hlen, seg_len) = write_tcp_headers(
+        buf,
+        eth_dst,
+        eth_src,
+        vlan,
+        src,
+        dst,
+        ttl,
+        h,
+        payload.len(),
+        true,
+    )?;
     let phdr = pseudo_header_sum(src, dst, IPPROTO_TCP, seg_len);
     if csum == TcpCsum::Offload {
         // The port computes both checksums: the IPv4 one over a zero field,
@@ -217,12 +239,13 @@ fn write_tcp_headers<'a>(
     ttl: u8,
     h: &TcpHeader,
     payload_len: usize,
+    head_only: bool,
 ) -> Option<(&'a mut [u8], usize, usize, u16)> {
     let mut opts = [0u8; MAX_TCP_OPTIONS];
     let olen = emit_tcp_options(&h.options, &mut opts);
     let hlen = 20 + olen;
     let seg_len = u16::try_from(hlen + payload_len).ok()?;
-    let (out, l4) = ipv4_frame(
+    let (out, l4) = ipv4_frame_head(
         buf,
         eth_dst,
         eth_src,
@@ -232,6 +255,7 @@ fn write_tcp_headers<'a>(
         ttl,
         IPPROTO_TCP,
         seg_len,
+        head_only.then_some(hlen),
     )?;
     let seg = &mut out[l4..l4 + hlen];
     seg[0..2].copy_from_slice(&h.src_port.to_be_bytes());

@@ -10,11 +10,13 @@
 
 pub mod download;
 pub mod neigh;
+#[cfg(test)]
+mod tests;
 
 use crate::config::Ipv4Net;
 use anyedge_port::{FrameBuf, MacAddr, Port, RxQueue, TxQueue};
 use anyedge_tcp::conn::{Conn, Segment};
-use anyedge_wire::{emit_tcp, parse, ChecksumCaps, Ipv4Addr, L3, L4};
+use anyedge_wire::{emit_tcp, parse_split, ChecksumCaps, Ipv4Addr, L3, L4};
 use download::{Download, Sink};
 use neigh::{on_arp, Neighbours};
 
@@ -94,6 +96,8 @@ pub struct Fetcher<P: Port, S: Sink> {
     rx: P::Rx,
     tx: P::Tx,
     link: HostLink,
+    /// Checksums the port verified already (see [`PortCaps`](anyedge_port::PortCaps)).
+    caps: ChecksumCaps,
     neigh: Neighbours,
     /// The download.
     pub download: Download<S>,
@@ -114,7 +118,7 @@ impl<P: Port, S: Sink> Fetcher<P, S> {
         gateway: Ipv4Addr,
         download: Download<S>,
     ) -> Result<Self, String> {
-        let mac = port.info().mac;
+        let info = port.info();
         let (mut rxs, mut txs) = port.take_queues();
         if rxs.is_empty() || txs.is_empty() {
             return Err("the port has no queues".into());
@@ -122,7 +126,15 @@ impl<P: Port, S: Sink> Fetcher<P, S> {
         Ok(Fetcher {
             rx: rxs.swap_remove(0),
             tx: txs.swap_remove(0),
-            link: HostLink { mac, net, gateway },
+            link: HostLink {
+                mac: info.mac,
+                net,
+                gateway,
+            },
+            caps: ChecksumCaps {
+                ipv4_verified: info.caps.rx_ipv4_csum,
+                l4_verified: info.caps.rx_l4_csum,
+            },
             neigh: Neighbours::default(),
             download,
             rx_bufs: Vec::with_capacity(32),
@@ -146,7 +158,7 @@ impl<P: Port, S: Sink> Fetcher<P, S> {
         self.stats.rx += got as u64;
         let bufs = std::mem::take(&mut self.rx_bufs);
         for b in &bufs {
-            self.receive(now, b.data());
+            self.receive(now, b.data(), b.tail_data());
         }
         self.rx_bufs = bufs;
         self.rx_bufs.clear();
@@ -161,13 +173,14 @@ impl<P: Port, S: Sink> Fetcher<P, S> {
         got > 0 || sent
     }
 
-    fn receive(&mut self, now: u64, frame: &[u8]) {
+    /// One frame: its own bytes and what its sender attached by reference.
+    fn receive(&mut self, now: u64, frame: &[u8], tail: &[u8]) {
         let mine = frame.len() >= 6 && (frame[..6] == self.link.mac || frame[..6] == [0xff; 6]);
         if !mine {
             self.stats.ignored += 1;
             return;
         }
-        let Ok(f) = parse(frame, ChecksumCaps::default()) else {
+        let Ok(f) = parse_split(frame, tail, self.caps) else {
             self.stats.malformed += 1;
             return;
         };

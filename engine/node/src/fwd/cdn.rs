@@ -8,7 +8,7 @@ use super::{icmpecho, FwdCtx, StreamMeta};
 use crate::stats::{NodeDrop, StreamCounters};
 use anyedge_port::{FrameBuf, TxQueue};
 use anyedge_tcp::Segment;
-use anyedge_wire::{parse, ChecksumCaps, L3, L4};
+use anyedge_wire::{parse_split, ChecksumCaps, L3, L4};
 use std::net::SocketAddrV4;
 
 /// Runs the burst through the local stack, then sends what the core's
@@ -24,7 +24,7 @@ pub fn process<T: TxQueue>(
 ) {
     for b in rx.drain(..) {
         if let Some(segment) = icmpecho::handle(ctx, meta.rx_port, counters, b, tx) {
-            transport(ctx, meta, counters, segment.data(), tx, txq);
+            transport(ctx, meta, counters, &segment, tx, txq);
         }
     }
     let FwdCtx {
@@ -46,7 +46,7 @@ fn transport<T: TxQueue>(
     ctx: &mut FwdCtx,
     meta: StreamMeta,
     counters: &StreamCounters,
-    frame: &[u8],
+    frame: &T::Buf,
     tx: &mut Vec<T::Buf>,
     txq: &mut T,
 ) {
@@ -54,7 +54,7 @@ fn transport<T: TxQueue>(
         ipv4_verified: true,
         l4_verified: true,
     };
-    let Ok(f) = parse(frame, verified) else {
+    let Ok(f) = parse_split(frame.data(), frame.tail_data(), verified) else {
         counters.drop(NodeDrop::NoService);
         return;
     };

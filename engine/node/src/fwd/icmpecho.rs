@@ -5,7 +5,7 @@
 use super::{frame_from, FwdCtx, StreamMeta};
 use crate::stats::{NodeDrop, StreamCounters};
 use anyedge_port::{FrameBuf, TxQueue};
-use anyedge_wire::{parse, Arp, ARP_REPLY, ARP_REQUEST, ICMP_ECHO_REQUEST, L3, L4};
+use anyedge_wire::{parse_split, Arp, ARP_REPLY, ARP_REQUEST, ICMP_ECHO_REQUEST, L3, L4};
 use std::net::Ipv4Addr;
 
 /// The Ethernet broadcast address.
@@ -36,7 +36,7 @@ pub fn handle<B: FrameBuf>(
         counters.drop(NodeDrop::NotForUs);
         return None;
     };
-    let action = decide(ctx, port, view.mac, view.caps, buf.data());
+    let action = decide(ctx, port, view.mac, view.caps, buf.data(), buf.tail_data());
     match action {
         Action::Drop(r) => counters.drop(r),
         Action::Consumed => counters.consumed.inc(),
@@ -63,6 +63,7 @@ fn decide(
     mac: [u8; 6],
     caps: anyedge_wire::ChecksumCaps,
     data: &[u8],
+    tail: &[u8],
 ) -> Action {
     // L2 filter first, as a NIC would: only our unicast MAC and broadcast.
     match data.get(..6) {
@@ -72,7 +73,7 @@ fn decide(
         }
         Some(_) => {}
     }
-    let frame = match parse(data, caps) {
+    let frame = match parse_split(data, tail, caps) {
         Ok(f) => f,
         Err(r) => return Action::Drop(r.into()),
     };

@@ -83,6 +83,8 @@ impl TcpStack {
         m.peer_mac = Some(peer_mac);
         let (src, dst) = (*c.local.ip(), *c.remote.ip());
         let (zero_copy, tx_csum) = (txq.zero_copy(), txq.tx_csum());
+        // Super-segments only where the payload goes by reference.
+        let tso = if zero_copy { txq.tso_max() } else { 0 };
         while tx.len() < burst {
             // A resume's unvalidated jump is paced over the RTT
             // (draft-ietf-tsvwg-careful-resume); the credit allows a short
@@ -105,7 +107,7 @@ impl TcpStack {
             // region, for HTTP bodies) straight into the frame, or, on a
             // port that sends payload by reference, not through the CPU at
             // all: only the headers are written (DESIGN.md section 2).
-            let Some((o, at)) = c.poll_segment(now, self.scratch.len()) else {
+            let Some((o, at)) = c.poll_segment(now, self.scratch.len(), tso) else {
                 return false;
             };
             let h: TcpHeader = o.hdr;

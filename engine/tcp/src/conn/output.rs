@@ -174,10 +174,24 @@ impl Conn {
     /// with [`Conn::copy_payload`] straight into its frame, before anything
     /// else happens to the connection (zero-copy TX: the bytes go from
     /// where they lie, a cached object say, to the frame).
-    pub fn poll_segment(&mut self, now: u64, max_payload: usize) -> Option<(Outgoing, usize)> {
+    ///
+    /// With `tso_max` above the MSS (a port that segments in hardware,
+    /// TSO) new data that lies wholly in one shared range (a cached
+    /// object) may go as one super-segment of up to `tso_max` bytes, a
+    /// whole number of MSS unless it ends the data: the port cuts it into
+    /// MSS-sized segments, each within what RFC 9293 section 3.7.1 allows.
+    /// Such a segment's payload is always found by
+    /// [`Conn::payload_shared`]. Retransmissions and probes stay one MSS.
+    pub fn poll_segment(
+        &mut self,
+        now: u64,
+        max_payload: usize,
+        tso_max: usize,
+    ) -> Option<(Outgoing, usize)> {
         let mut sink = Sink::Defer {
             max: max_payload,
             at: 0,
+            tso: tso_max,
         };
         let o = self.transmit(now, &mut sink)?;
         let at = match sink {
@@ -413,7 +427,13 @@ impl Conn {
             }
             return None;
         }
-        let len = if probe { 1 } else { unsent.min(mss).min(room) };
+        let len = if probe {
+            1
+        } else if self.snd_nxt == self.snd_max && !probe_tail {
+            self.new_data_len(payload, unsent, mss, room)
+        } else {
+            unsent.min(mss).min(room)
+        };
         unsent = unsent.saturating_sub(len);
         let fin_due = self.fin_queued
             && unsent == 0
@@ -472,6 +492,30 @@ impl Conn {
             hdr: h,
             payload_len: n,
         })
+    }
+
+    /// How much new data the next segment carries: one MSS, or for a
+    /// super-segment ([`Conn::poll_segment`]) the shared run at SND.NXT up
+    /// to the port's limit, cut to whole MSS unless it takes the rest.
+    fn new_data_len(&self, sink: &Sink<'_>, unsent: usize, mss: usize, room: usize) -> usize {
+        let one = unsent.min(mss).min(room);
+        let Sink::Defer { tso, .. } = *sink else {
+            return one;
+        };
+        if tso <= mss || room <= mss || unsent <= mss {
+            return one;
+        }
+        let offset = (self.snd_nxt - self.snd_una) - self.syn_unacked();
+        let run = self.tx.shared_run(offset).min(tso).min(room);
+        if run >= unsent {
+            return unsent;
+        }
+        let whole = run / mss * mss;
+        if whole > mss {
+            whole
+        } else {
+            one
+        }
     }
 
     /// RFC 6675 "pipe": bytes in flight that are neither SACKed nor lost
@@ -548,10 +592,10 @@ impl Conn {
 
 /// Where a segment's payload goes: copied into the caller's buffer, or
 /// only located in the send buffer for the caller to copy later
-/// ([`Conn::poll_segment`]).
+/// ([`Conn::poll_segment`]; `tso`: its super-segment limit, 0 for none).
 pub(super) enum Sink<'a> {
     Copy(&'a mut [u8]),
-    Defer { max: usize, at: usize },
+    Defer { max: usize, at: usize, tso: usize },
 }
 
 impl Sink<'_> {

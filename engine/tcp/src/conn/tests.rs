@@ -47,6 +47,8 @@ struct Pair {
     /// Take segments with `poll_segment` + `copy_payload` (zero-copy TX)
     /// instead of `poll_transmit`.
     deferred: bool,
+    /// The super-segment limit given to `poll_segment` (TSO), 0 for none.
+    tso: usize,
     /// Extra delay per segment (reordering), after the link's spacing.
     extra: Box<dyn FnMut(&Wire) -> u64>,
 }
@@ -64,6 +66,7 @@ impl Pair {
             count: 0,
             busy: [0; 2],
             deferred: false,
+            tso: 0,
             extra: Box::new(|_| 0),
         }
     }
@@ -99,10 +102,14 @@ impl Pair {
             loop {
                 let c = if to_b { &mut self.a } else { &mut self.b };
                 let o = if self.deferred {
-                    c.poll_segment(self.now, buf.len()).map(|(o, at)| {
-                        assert_eq!(c.copy_payload(at, &mut buf[..o.payload_len]), o.payload_len);
-                        o
-                    })
+                    c.poll_segment(self.now, buf.len(), self.tso)
+                        .map(|(o, at)| {
+                            assert_eq!(
+                                c.copy_payload(at, &mut buf[..o.payload_len]),
+                                o.payload_len
+                            );
+                            o
+                        })
                 } else {
                     c.poll_transmit(self.now, &mut buf)
                 };
@@ -355,6 +362,86 @@ fn deferred_payloads_and_shared_data_give_the_same_segments_as_copies() {
     }
     assert!(runs[0] == runs[1], "deferred copies change nothing");
     assert!(runs[0] == runs[2], "shared data changes nothing");
+}
+
+#[test]
+fn super_segments_carry_shared_data_and_retransmit_one_mss() {
+    // A port with TSO takes up to 64 000 bytes per segment. Shared data
+    // (a cached object) goes in whole-MSS super-segments; lost ones are
+    // repaired one MSS at a time; the copied head before it stays MSS-sized.
+    let data = pattern(3 << 20, 9);
+    let shared: crate::buffer::Shared = std::sync::Arc::new(data.clone());
+    let big = ConnConfig {
+        recv_buf: 4 << 20,
+        send_buf: 4 << 20,
+        ..cfg()
+    };
+    let mut p = Pair::connected(5 * MS, big, big);
+    p.deferred = true;
+    p.tso = 64_000;
+    p.drop = Box::new(|w, n| w.to_b && w.payload.len() > 10_000 && n % 17 == 5);
+    let head = &data[..3000];
+    let mut sent = p.a.send(head);
+    assert_eq!(sent, 3000);
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    p.run_until(
+        |p| {
+            sent += p.a.send_shared(&shared, sent, data.len() - sent);
+            loop {
+                let n = p.b.recv(&mut buf);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got.len() == data.len()
+        },
+        60_000 * MS,
+    );
+    assert!(got == data, "byte-exact");
+    let mss = p.a.eff_mss();
+    let sizes: Vec<usize> = p
+        .sent
+        .iter()
+        .filter(|w| w.to_b && !w.payload.is_empty())
+        .map(|w| w.payload.len())
+        .collect();
+    let supers = sizes.iter().filter(|&&n| n > mss).count();
+    assert!(supers > 10, "super-segments sent: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 64_000));
+    assert!(
+        sizes[..2].iter().all(|&n| n <= mss),
+        "copied head: {sizes:?}"
+    );
+    let last_new = p
+        .sent
+        .iter()
+        .filter(|w| w.to_b && w.payload.len() > mss)
+        .map(|w| w.hdr.seq.wrapping_add(w.payload.len() as u32))
+        .max()
+        .unwrap();
+    for w in p.sent.iter().filter(|w| w.to_b && w.payload.len() > mss) {
+        let end = w.hdr.seq.wrapping_add(w.payload.len() as u32);
+        assert!(
+            w.payload.len() % mss == 0 || end == last_new,
+            "whole MSS unless the last: {}",
+            w.payload.len()
+        );
+    }
+    let s = p.a.stats();
+    assert!(s.retransmits > 0, "{s:?}");
+    // Every retransmission is at most one MSS (they are not new data).
+    let mut seen = std::collections::HashSet::new();
+    for w in p.sent.iter().filter(|w| w.to_b && !w.payload.is_empty()) {
+        if !seen.insert(w.hdr.seq) {
+            assert!(
+                w.payload.len() <= mss,
+                "a retransmission of {}",
+                w.payload.len()
+            );
+        }
+    }
 }
 
 #[test]

@@ -362,6 +362,133 @@ fn every_reason_has_a_test_above() {
     assert_eq!(DropReason::COUNT, 14);
 }
 
+// ---- frames in two parts (parse_split) -----------------------------------
+
+/// A TCP frame with a 301-byte payload, split after its headers.
+fn split_tcp() -> (Vec<u8>, usize) {
+    let payload: Vec<u8> = (0..301u32).map(|i| (i * 7) as u8).collect();
+    (tcp_frame(None, tcp_flags::ACK, &[], &payload), 54)
+}
+
+#[test]
+fn split_frame_gives_the_tail_as_payload() {
+    let (f, at) = split_tcp();
+    let (head, tail) = f.split_at(at);
+    let p = parse_split(head, tail, NO_CAPS).unwrap();
+    let t = tcp_of(&p);
+    assert_eq!(t.payload, tail);
+    assert!(
+        std::ptr::eq(t.payload.as_ptr(), tail.as_ptr()),
+        "not copied"
+    );
+    assert_eq!(parse_split(&f, &[], NO_CAPS), parse(&f, NO_CAPS));
+}
+
+#[test]
+fn split_frame_checks_the_checksum_over_the_tail() {
+    let (mut f, at) = split_tcp();
+    let last = f.len() - 1;
+    f[last] ^= 0x40;
+    let (head, tail) = f.split_at(at);
+    assert_eq!(
+        parse_split(head, tail, NO_CAPS),
+        Err(DropReason::BadTcpChecksum)
+    );
+    let caps = ChecksumCaps {
+        ipv4_verified: true,
+        l4_verified: true,
+    };
+    assert!(
+        parse_split(head, tail, caps).is_ok(),
+        "offloaded: not summed"
+    );
+}
+
+#[test]
+fn split_elsewhere_or_other_protocols_are_bad_lengths() {
+    let (f, at) = split_tcp();
+    for cut in [at - 1, at + 1, at + 100] {
+        let (head, tail) = f.split_at(cut);
+        let e = parse_split(head, tail, NO_CAPS);
+        assert!(
+            matches!(
+                e,
+                Err(DropReason::BadIpTotalLen
+                    | DropReason::Truncated
+                    | DropReason::BadTcpDataOffset)
+            ),
+            "cut {cut}: {e:?}"
+        );
+    }
+    // A tail beyond the IPv4 total length.
+    let (head, _) = f.split_at(at);
+    let long = vec![0u8; 302];
+    assert_eq!(
+        parse_split(head, &long, NO_CAPS),
+        Err(DropReason::BadIpTotalLen)
+    );
+    let u = udp_frame(None, b"hello");
+    assert_eq!(
+        parse_split(&u[..42], &u[42..47], NO_CAPS),
+        Err(DropReason::BadIpTotalLen)
+    );
+    let a = arp_frame(None, ARP_REQUEST);
+    assert_eq!(
+        parse_split(&a, b"x", NO_CAPS),
+        Err(DropReason::BadIpTotalLen)
+    );
+}
+
+#[test]
+fn a_super_segment_head_parses_with_its_tail() {
+    // emit_tcp_head needs room for the headers only: the head of a 60 000
+    // byte TSO segment fits in 128 bytes.
+    let payload: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+    let h = TcpHeader {
+        src_port: 80,
+        dst_port: 40000,
+        seq: 1,
+        ack: 2,
+        flags: tcp_flags::ACK,
+        window: 512,
+        options: TcpOptions::default(),
+    };
+    let mut head = [0u8; 128];
+    let k = emit_tcp_head(
+        &mut head,
+        MAC_B,
+        MAC_A,
+        None,
+        IP_A,
+        IP_B,
+        64,
+        &h,
+        &payload,
+        TcpCsum::Software,
+    )
+    .unwrap();
+    assert_eq!(k, 54);
+    let p = parse_split(&head[..k], &payload, NO_CAPS).unwrap();
+    assert_eq!(tcp_of(&p).payload.len(), 60_000);
+    let long = vec![0u8; 65_536];
+    assert!(
+        emit_tcp_head(
+            &mut head,
+            MAC_B,
+            MAC_A,
+            None,
+            IP_A,
+            IP_B,
+            64,
+            &h,
+            &long,
+            TcpCsum::Software
+        )
+        .is_none(),
+        "past the IPv4 total length"
+    );
+}
+
 // ---- never panics ----------------------------------------------------------
 
 fn valid_frames() -> Vec<Vec<u8>> {
@@ -434,6 +561,31 @@ proptest! {
                 if let L3::Ipv4(Ipv4 { l4: L4::Tcp(t), .. }) = p.l3 {
                     let _ = parse_tcp_options(t.options);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn split_frames_parse_as_the_whole_or_not_at_all(
+        which in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        edit in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+    ) {
+        let frames = valid_frames();
+        let mut f = frames[which.index(frames.len())].clone();
+        if let Some((at, v)) = edit {
+            let i = at.index(f.len());
+            f[i] = v;
+        }
+        let (head, tail) = f.split_at(cut.index(f.len() + 1));
+        if let Ok(p) = parse_split(head, tail, NO_CAPS) {
+            if !tail.is_empty() {
+                let whole = parse(&f, NO_CAPS);
+                prop_assert!(whole.is_ok(), "a split frame is valid whole");
+                let t = tcp_of(&p);
+                prop_assert_eq!(t.payload, tail);
+                let w = whole.unwrap();
+                prop_assert_eq!(tcp_of(&w).payload, tail);
             }
         }
     }
