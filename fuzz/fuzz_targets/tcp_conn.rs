@@ -3,6 +3,8 @@
 //! and checks that it never panics and that its invariants hold:
 //! SND.UNA <= SND.NXT, buffers within their sizes, timers in the future,
 //! the sender's log of sent runs (SACK scoreboard, RACK) consistent.
+//! Output is taken copied, or deferred with a TSO limit (`poll_segment`):
+//! a super-segment never passes the limit and always lies in shared bytes.
 #![no_main]
 
 use anyedge_tcp::conn::{Conn, ConnConfig, Segment};
@@ -55,6 +57,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut now = 0u64;
     let mut out = [0u8; 2048];
+    let shared: anyedge_tcp::buffer::Shared = std::sync::Arc::new(vec![0xc3; 20_000]);
+    let mut tso = 0;
     // Each 16-byte record is one step.
     for chunk in data.get(1..).unwrap_or(&[]).chunks(16) {
         let mut r = [0u8; 16];
@@ -81,6 +85,10 @@ fuzz_target!(|data: &[u8]| {
                 let seg = Segment { seq, ack, flags: rec[2] & 0x3f, window: u16::from(rec[3]) << 4, opts, payload: &payload };
                 c.handle_segment(now, &seg);
             }
+            5 if rec[2] & 1 == 1 => {
+                let off = usize::from(rec[3]) * 64;
+                c.send_shared(&shared, off, 6000);
+            }
             5 => {
                 c.send(&[0xa5; 3000]);
             }
@@ -98,9 +106,24 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
+        if op == 7 {
+            tso = if rec[2] & 2 == 2 { 4000 } else { 0 };
+        }
         for _ in 0..64 {
-            if c.poll_transmit(now, &mut out).is_none() {
+            if tso == 0 {
+                if c.poll_transmit(now, &mut out).is_none() {
+                    break;
+                }
+                continue;
+            }
+            let Some((o, at)) = c.poll_segment(now, out.len(), tso) else {
                 break;
+            };
+            assert!(o.payload_len <= tso.max(out.len()), "segment of {}", o.payload_len);
+            if o.payload_len > out.len() {
+                assert!(c.payload_shared(at, o.payload_len).is_some(), "a super-segment is shared");
+            } else {
+                c.copy_payload(at, &mut out[..o.payload_len]);
             }
         }
         while c.poll_event().is_some() {}
