@@ -5,18 +5,33 @@
 
 use crate::run::Engine;
 use rustyline::error::ReadlineError;
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
 /// The prompt, as testpmd's `testpmd> `.
 pub const PROMPT: &str = "anyedge> ";
 
+/// Prints a line of console output on stdout. When stdout is gone (the
+/// operator's terminal or pipe closed) the line is lost, not the engine: it
+/// keeps serving, and the ctl socket, a signal or the end of input still
+/// stop it cleanly (`println!` would panic, and the release build aborts
+/// without closing its ports).
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// As [`say`], on stderr: the answer to a command that failed.
+pub fn complain(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Runs the prompt until `quit`, end of input, or the engine is told to quit.
 pub fn interactive(engine: &Engine) {
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(rl) => rl,
         Err(e) => {
-            eprintln!("console: {e}");
+            complain(&format!("console: {e}"));
             engine.quit.store(true, Ordering::SeqCst);
             return;
         }
@@ -39,7 +54,7 @@ pub fn interactive(engine: &Engine) {
                 break;
             }
             Err(e) => {
-                eprintln!("console: {e}");
+                complain(&format!("console: {e}"));
                 break;
             }
         }
@@ -52,9 +67,9 @@ pub fn run_line(engine: &Engine, line: &str) -> bool {
     let reply = engine.execute(line);
     if !reply.text.is_empty() {
         if reply.ok {
-            println!("{}", reply.text);
+            say(&reply.text);
         } else {
-            eprintln!("{}", reply.text);
+            complain(&reply.text);
         }
     }
     if reply.quit {
@@ -73,11 +88,11 @@ pub fn cmdline_file(engine: &Engine, path: &Path) -> anyhow::Result<()> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        println!("{PROMPT}{line}");
+        say(&format!("{PROMPT}{line}"));
         if run_line(engine, line) {
             break;
         }
     }
-    println!("Read CLI commands from {}", path.display());
+    say(&format!("Read CLI commands from {}", path.display()));
     Ok(())
 }

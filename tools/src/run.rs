@@ -167,7 +167,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
     if let Some(path) = &app.ctl_socket {
         let _ = std::fs::remove_file(path);
     }
-    println!("Bye...");
+    console::say("Bye...");
     Ok(())
 }
 
@@ -178,7 +178,7 @@ fn supervise(engine: &Engine, period: Option<Duration>) {
         std::thread::sleep(Duration::from_millis(50));
         if let (Some(at), Some(p)) = (next, period) {
             if Instant::now() >= at {
-                println!("{}", engine.execute("show port stats all").text);
+                console::say(&engine.execute("show port stats all").text);
                 next = Some(at + p);
             }
         }

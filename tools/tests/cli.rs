@@ -87,6 +87,34 @@ fn interactive_console_reads_commands_from_stdin() {
 }
 
 #[test]
+fn a_closed_stdout_loses_output_not_the_engine() {
+    // The operator's pipe closes (`anyedge run ... | head`): answers that
+    // cannot be printed are dropped, and `quit` still stops cleanly.
+    let mut child = bin()
+        .args(["run", "-l", "0-1", "--vdev", "net_null0", "--", "-i"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "start\nshow port stats all\nshow fwd stats\nstop\nquit"
+    )
+    .unwrap();
+    drop(stdin);
+    let out = wait_bounded(child, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn ctl_socket_answers_and_quits_the_engine() {
     let d = tmp("ctl");
     let sock = d.join("ae.sock");
