@@ -208,6 +208,7 @@ impl BufPool {
             len: 0,
             pool: shell,
             tail: None,
+            offload: TxOffload::default(),
         })
     }
 
@@ -236,6 +237,24 @@ impl std::fmt::Debug for BufPool {
     }
 }
 
+/// What a frame asks of its port's offloads on transmit: a TCP checksum
+/// left to the port, and TCP segmentation (TSO). Software ports that pass
+/// frames to a kernel (TAP's virtio-net header) carry it with the frame.
+/// All zero: nothing asked, the frame is complete as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxOffload {
+    /// Where the TCP header starts (L2 plus L3 length), 0 for no checksum
+    /// request: the TCP checksum field holds the pseudo-header sum.
+    pub csum_start: u16,
+    /// Where the checksum field is, from `csum_start` (16 for TCP).
+    pub csum_offset: u16,
+    /// Most payload bytes per segment when the port segments the frame
+    /// (the connection's MSS), 0 for no segmentation.
+    pub gso_size: u16,
+    /// All header bytes (L2 + L3 + L4) that every segment repeats.
+    pub hdr_len: u16,
+}
+
 /// A pooled frame buffer; dropping it returns its memory to the pool.
 ///
 /// It may carry a [`Tail`]: payload bytes sent by reference after the
@@ -247,9 +266,22 @@ pub struct PktBuf {
     len: u32,
     pool: &'static Shell,
     tail: Option<Tail>,
+    offload: TxOffload,
 }
 
 impl PktBuf {
+    /// The transmit offloads this frame asks for.
+    #[inline]
+    pub fn tx_offload(&self) -> TxOffload {
+        self.offload
+    }
+
+    /// Sets the transmit offloads this frame asks for.
+    #[inline]
+    pub fn set_tx_offload(&mut self, o: TxOffload) {
+        self.offload = o;
+    }
+
     /// The payload sent by reference after the frame's bytes, if any.
     #[inline]
     pub fn tail(&self) -> Option<&Tail> {
@@ -340,6 +372,7 @@ impl FrameBuf for PktBuf {
         self.start = HEADROOM.min(self.mem.len()) as u32;
         self.len = 0;
         self.tail = None;
+        self.offload = TxOffload::default();
     }
 }
 

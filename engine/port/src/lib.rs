@@ -30,7 +30,7 @@ pub mod null;
 pub mod sw;
 pub mod tap;
 
-pub use buf::{BufPool, FrameBuf, PktBuf, SharedBytes, Tail};
+pub use buf::{BufPool, FrameBuf, PktBuf, SharedBytes, Tail, TxOffload};
 pub use counters::{Counter, QueueCounters, QueueStats};
 
 /// An Ethernet MAC address.
@@ -180,6 +180,18 @@ pub trait TxQueue: Send + 'static {
         let _ = (buf, l2_len, l3_len);
     }
 
+    /// Asks the port to cut the TCP payload of the frame in `buf` (headers
+    /// of `l2_len`, `l3_len` and `l4_len` bytes) into segments of at most
+    /// `mss` bytes on transmit (TSO, RFC 9293 section 3.7.1: no segment
+    /// above the peer's MSS), each with its own IPv4 and TCP checksums.
+    /// Called after [`TxQueue::request_tcp_csum`], for frames with more
+    /// than `mss` payload bytes, only when [`TxQueue::tso_max`] is above
+    /// zero; the default does nothing.
+    #[inline]
+    fn request_tso(&mut self, buf: &mut Self::Buf, l2_len: u8, l3_len: u16, l4_len: u16, mss: u16) {
+        let _ = (buf, l2_len, l3_len, l4_len, mss);
+    }
+
     /// The most TCP payload bytes one frame may carry for the port to cut
     /// into MSS-sized segments (TSO, [`PortCaps::tx_tso`]), or 0 when the
     /// port sends every frame as it is. Only payload attached by reference
@@ -209,6 +221,11 @@ pub trait TxQueue: Send + 'static {
         false
     }
 }
+
+/// Most TCP payload in one super-segment (TSO) on the software ports:
+/// what an IPv4 total length of 65535 leaves after a 20-byte IPv4 header
+/// and the largest TCP header (RFC 791, RFC 9293 section 3.1).
+pub const TSO_MAX: usize = 65535 - 20 - 60;
 
 /// Derives a stable locally administered unicast MAC from a name, so that an
 /// engine port keeps its address across restarts (the kernel's neighbour tables

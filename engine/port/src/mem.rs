@@ -17,7 +17,7 @@
 
 use crate::buf::{BufPool, PktBuf, SharedBytes, Tail};
 use crate::counters::QueueCounters;
-use crate::{MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue};
+use crate::{MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue, TSO_MAX};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
@@ -36,11 +36,6 @@ pub struct MemConfig {
     /// reference and 64 KiB TCP super-segments.
     pub offload: bool,
 }
-
-/// Most TCP payload in one offloaded frame: what an IPv4 total length of
-/// 65535 leaves after a 20-byte IPv4 header and the largest TCP header
-/// (RFC 791, RFC 9293 section 3.1).
-const TSO_MAX: usize = 65535 - 20 - 60;
 
 impl Default for MemConfig {
     fn default() -> Self {

@@ -103,34 +103,53 @@ impl RxQueue for SwRx {
     }
 }
 
+/// Calls the same method on whichever queue `$q` holds.
+macro_rules! each {
+    ($q:expr, $t:ident => $call:expr) => {
+        match $q {
+            SwTx::Tap($t) => $call,
+            SwTx::Null($t) => $call,
+            SwTx::Mem($t) => $call,
+        }
+    };
+}
+
 impl TxQueue for SwTx {
     type Buf = PktBuf;
 
     #[inline]
     fn tx_burst(&mut self, bufs: &mut Vec<PktBuf>) -> usize {
-        match self {
-            SwTx::Tap(q) => q.tx_burst(bufs),
-            SwTx::Null(q) => q.tx_burst(bufs),
-            SwTx::Mem(q) => q.tx_burst(bufs),
-        }
+        each!(self, q => q.tx_burst(bufs))
     }
 
     #[inline]
     fn alloc(&mut self) -> Option<PktBuf> {
-        match self {
-            SwTx::Tap(q) => q.alloc(),
-            SwTx::Null(q) => q.alloc(),
-            SwTx::Mem(q) => q.alloc(),
-        }
+        each!(self, q => q.alloc())
     }
 
     #[inline]
     fn zero_copy(&self) -> bool {
-        match self {
-            SwTx::Tap(q) => q.zero_copy(),
-            SwTx::Null(q) => q.zero_copy(),
-            SwTx::Mem(q) => q.zero_copy(),
-        }
+        each!(self, q => q.zero_copy())
+    }
+
+    #[inline]
+    fn tx_csum(&self) -> bool {
+        each!(self, q => q.tx_csum())
+    }
+
+    #[inline]
+    fn request_tcp_csum(&mut self, buf: &mut PktBuf, l2_len: u8, l3_len: u16) {
+        each!(self, q => q.request_tcp_csum(buf, l2_len, l3_len))
+    }
+
+    #[inline]
+    fn request_tso(&mut self, buf: &mut PktBuf, l2_len: u8, l3_len: u16, l4_len: u16, mss: u16) {
+        each!(self, q => q.request_tso(buf, l2_len, l3_len, l4_len, mss))
+    }
+
+    #[inline]
+    fn tso_max(&self) -> usize {
+        each!(self, q => q.tso_max())
     }
 
     #[inline]
@@ -141,10 +160,6 @@ impl TxQueue for SwTx {
         off: usize,
         len: usize,
     ) -> bool {
-        match self {
-            SwTx::Tap(q) => q.attach_tail(buf, data, off, len),
-            SwTx::Null(q) => q.attach_tail(buf, data, off, len),
-            SwTx::Mem(q) => q.attach_tail(buf, data, off, len),
-        }
+        each!(self, q => q.attach_tail(buf, data, off, len))
     }
 }

@@ -2,6 +2,7 @@
 //! deferred no-connection RSTs and the peer-channel datagrams of a core.
 
 use super::*;
+use anyedge_port::FrameBuf;
 
 /// Ethernet header length of the frames the node sends (no VLAN tag), for
 /// the port's checksum offload.
@@ -139,6 +140,21 @@ impl TcpStack {
                         }
                         if tx_csum {
                             txq.request_tcp_csum(&mut b, ETH_HEADER_LEN, IPV4_HEADER_LEN);
+                        }
+                        // A super-segment (poll_segment with `tso`) is cut
+                        // by the port into segments of the peer's MSS.
+                        let mss = c.eff_mss();
+                        if o.payload_len > mss {
+                            let l4 = b.len()
+                                - usize::from(ETH_HEADER_LEN)
+                                - usize::from(IPV4_HEADER_LEN);
+                            txq.request_tso(
+                                &mut b,
+                                ETH_HEADER_LEN,
+                                IPV4_HEADER_LEN,
+                                l4 as u16,
+                                mss as u16,
+                            );
                         }
                         Some(b)
                     })
