@@ -217,6 +217,7 @@ impl<P: Port> Node<P> {
                     "link_up": self.link_up(i),
                     "rx_csum_offload": p.caps.rx_ipv4_csum && p.caps.rx_l4_csum,
                     "tx_csum_offload": p.caps.tx_csum,
+                    "tso_offload": p.caps.tx_tso,
                 })
             })
             .collect();
@@ -230,7 +231,8 @@ impl<P: Port> Node<P> {
             out += &format!(
                 "********************* Infos for port {}  *********************\n\
                  Driver name: {}\nDevice: {}  Interface: {}\nMAC address: {}\n\
-                 Address: {}  Gateway: {}\nMTU: {}\nRX queues: {}  TX queues: {}\nLink status: {}\n",
+                 Address: {}  Gateway: {}\nMTU: {}\nRX queues: {}  TX queues: {}\nLink status: {}\n\
+                 Offloads: rx csum {}, tx csum {}, TSO {}\n",
                 p["id"],
                 p["driver"].as_str().unwrap_or("-"),
                 p["name"].as_str().unwrap_or("-"),
@@ -242,6 +244,9 @@ impl<P: Port> Node<P> {
                 p["rxq"],
                 p["txq"],
                 if p["link_up"] == true { "up" } else { "down" },
+                p["rx_csum_offload"],
+                p["tx_csum_offload"],
+                p["tso_offload"],
             );
         }
         if !self.addrs.vips.is_empty() {

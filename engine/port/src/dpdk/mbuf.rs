@@ -162,6 +162,21 @@ impl DpdkBuf {
         m.tx_offload =
             (m.tx_offload & !0xffff) | u64::from(l2_len & 0x7f) | (u64::from(l3_len & 0x1ff) << 7);
     }
+
+    /// Asks the device to cut the frame's TCP payload into segments of at
+    /// most `mss` bytes (`RTE_MBUF_F_TX_TCP_SEG`, with `l4_len` and
+    /// `tso_segsz`), each with its own IPv4 and TCP checksums. Implies the
+    /// checksum request; `rte_eth_tx_prepare` puts the pseudo-header sum
+    /// in the form the driver's TSO wants (without the length).
+    pub fn request_tso(&mut self, l2_len: u8, l3_len: u16, l4_len: u16, mss: u16) {
+        self.request_tx_csum(l2_len, l3_len, TxL4Csum::Tcp);
+        let m = self.m_mut();
+        m.ol_flags |= mbuf_flags::TX_TCP_SEG;
+        // tx_offload: l4_len in bits 16..24, tso_segsz in bits 24..40.
+        m.tx_offload = (m.tx_offload & !(0xff_ffff << 16))
+            | (u64::from(l4_len & 0xff) << 16)
+            | (u64::from(mss) << 24);
+    }
 }
 
 impl FrameBuf for DpdkBuf {

@@ -503,6 +503,12 @@ impl Port for DpdkPort {
                 prepare,
                 multi_seg: self.info.caps.tx_multi_seg,
                 tx_csum: self.info.caps.tx_csum,
+                tso: self.info.caps.tx_tso && self.info.caps.tx_multi_seg && self.info.caps.tx_csum,
+                tso_wire_max: if self.info.driver == "net_tap" {
+                    self.info.mtu.saturating_sub(14)
+                } else {
+                    self.info.mtu
+                },
                 va_ok: SOFTWARE_DRIVERS.contains(&self.info.driver),
                 counters: self.txc[usize::from(q)].clone(),
             })
@@ -646,6 +652,15 @@ pub struct DpdkTx {
     multi_seg: bool,
     /// The port fills IPv4 and TCP checksums ([`TxQueue::request_tcp_csum`]).
     tx_csum: bool,
+    /// The port segments TCP (TSO, [`TxQueue::request_tso`]): only with
+    /// chains and checksums, since a super-segment is a header mbuf plus
+    /// its payload by reference and TSO fills every segment's checksums.
+    tso: bool,
+    /// The most bytes a segment cut by TSO may have on the wire beyond the
+    /// TCP payload's own headers: the MTU (L3), or for net_tap, which
+    /// compares the whole frame with its MTU, the MTU less the Ethernet
+    /// header.
+    tso_wire_max: u16,
     /// The driver reads frames by virtual address (a software vdev), so
     /// content outside the EAL's memory may be attached.
     va_ok: bool,
@@ -744,6 +759,25 @@ impl TxQueue for DpdkTx {
     #[inline]
     fn request_tcp_csum(&mut self, buf: &mut DpdkBuf, l2_len: u8, l3_len: u16) {
         buf.request_tx_csum(l2_len, l3_len, super::mbuf::TxL4Csum::Tcp);
+    }
+
+    #[inline]
+    fn request_tso(&mut self, buf: &mut DpdkBuf, l2_len: u8, l3_len: u16, l4_len: u16, mss: u16) {
+        if self.tso {
+            // No segment above the MTU, whatever the peer's MSS allows (a
+            // segment may always be shorter than the MSS).
+            let fit = self.tso_wire_max.saturating_sub(l3_len + l4_len).max(1);
+            buf.request_tso(l2_len, l3_len, l4_len, mss.min(fit));
+        }
+    }
+
+    #[inline]
+    fn tso_max(&self) -> usize {
+        if self.tso {
+            crate::TSO_MAX
+        } else {
+            0
+        }
     }
 
     /// Chains an external-buffer mbuf pointing into `data` after the header
