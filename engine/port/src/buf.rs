@@ -288,6 +288,31 @@ impl PktBuf {
         self.tail.as_ref()
     }
 
+    /// Attaches `len` bytes of `data` from `off` as the frame's tail, for a
+    /// software port's [`TxQueue::attach_tail`](crate::TxQueue::attach_tail):
+    /// at most [`TSO_MAX`](crate::TSO_MAX) bytes (one IPv4 packet), and
+    /// counted in `counters.tx_zero_copy`. False, changing nothing, when
+    /// the range is too long or outside `data`.
+    pub fn attach(
+        &mut self,
+        data: &SharedBytes,
+        off: usize,
+        len: usize,
+        counters: &crate::QueueCounters,
+    ) -> bool {
+        if len > crate::TSO_MAX {
+            return false;
+        }
+        match Tail::new(data, off, len) {
+            Some(t) => {
+                self.tail = Some(t);
+                counters.tx_zero_copy.inc();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets (or clears) the by-reference payload.
     #[inline]
     pub fn set_tail(&mut self, tail: Option<Tail>) {

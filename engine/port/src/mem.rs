@@ -15,7 +15,7 @@
 //! peer for a server on loopback (bench/http); the default keeps every
 //! frame a real, checksummed, MTU-sized Ethernet frame.
 
-use crate::buf::{BufPool, PktBuf, SharedBytes, Tail};
+use crate::buf::{BufPool, PktBuf, SharedBytes};
 use crate::counters::QueueCounters;
 use crate::{MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue, TSO_MAX};
 use crossbeam_queue::ArrayQueue;
@@ -259,17 +259,7 @@ impl TxQueue for MemTx {
         off: usize,
         len: usize,
     ) -> bool {
-        if !self.offload || len > TSO_MAX {
-            return false;
-        }
-        match Tail::new(data, off, len) {
-            Some(t) => {
-                buf.set_tail(Some(t));
-                self.counters.tx_zero_copy.inc();
-                true
-            }
-            None => false,
-        }
+        self.offload && buf.attach(data, off, len, &self.counters)
     }
 }
 

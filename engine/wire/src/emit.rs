@@ -90,6 +90,7 @@ pub fn emit_udp(
         ttl,
         IPPROTO_UDP,
         udp_len,
+        None,
     )?;
     let seg = &mut out[l4..l4 + usize::from(udp_len)];
     seg[0..2].copy_from_slice(&src_port.to_be_bytes());
@@ -133,6 +134,7 @@ pub fn emit_icmp_echo(
         64,
         IPPROTO_ICMP,
         icmp_len,
+        None,
     )?;
     let msg = &mut out[l4..l4 + usize::from(icmp_len)];
     msg[0] = if request {
@@ -160,29 +162,12 @@ fn eth_len(vlan: Option<u16>) -> usize {
 }
 
 /// Writes Ethernet and IPv4 headers for an `l4_len`-byte payload, zeroes the
-/// padding, and returns the (padded) frame slice and the L4 offset.
+/// padding, and returns the (padded) frame slice and the L4 offset. With
+/// `l4_head = Some(n)` only the first `n` bytes of the L4 part need room in
+/// `buf` and are returned (the rest of the payload is sent from elsewhere,
+/// by reference), and nothing is padded.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ipv4_frame(
-    buf: &mut [u8],
-    eth_dst: MacAddr,
-    eth_src: MacAddr,
-    vlan: Option<u16>,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    protocol: u8,
-    l4_len: u16,
-) -> Option<(&mut [u8], usize)> {
-    ipv4_frame_head(
-        buf, eth_dst, eth_src, vlan, src, dst, ttl, protocol, l4_len, None,
-    )
-}
-
-/// As [`ipv4_frame`]; with `l4_head = Some(n)` only the first `n` bytes of
-/// the L4 part need room in `buf` and are returned (the rest of the
-/// payload is sent from elsewhere, by reference), and nothing is padded.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn ipv4_frame_head(
     buf: &mut [u8],
     eth_dst: MacAddr,
     eth_src: MacAddr,

@@ -2,7 +2,7 @@
 //! checksum, inside an Ethernet + IPv4 frame.
 
 use crate::checksum::{fold, pseudo_header_sum, sum_words};
-use crate::emit::{ipv4_frame_head, IPV4_HEADER_LEN};
+use crate::emit::{ipv4_frame, IPV4_HEADER_LEN};
 use crate::{MacAddr, TcpOptions, IPPROTO_TCP};
 use std::net::Ipv4Addr;
 
@@ -245,7 +245,7 @@ fn write_tcp_headers<'a>(
     let olen = emit_tcp_options(&h.options, &mut opts);
     let hlen = 20 + olen;
     let seg_len = u16::try_from(hlen + payload_len).ok()?;
-    let (out, l4) = ipv4_frame_head(
+    let (out, l4) = ipv4_frame(
         buf,
         eth_dst,
         eth_src,

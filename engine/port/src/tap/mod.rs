@@ -20,7 +20,7 @@
 //! segments. On receive the kernel computes checksums and segments before
 //! frames reach us (no `TUNSETOFFLOAD`), so no receive offload is reported.
 
-use crate::buf::{BufPool, PktBuf, SharedBytes, Tail, TxOffload, MAX_FRAME};
+use crate::buf::{BufPool, PktBuf, SharedBytes, TxOffload, MAX_FRAME};
 use crate::counters::QueueCounters;
 use crate::{FrameBuf, MacAddr, Port, PortCaps, PortInfo, RxQueue, TxQueue, TSO_MAX};
 use std::fs::{File, OpenOptions};
@@ -303,16 +303,6 @@ impl TxQueue for TapTx {
         off: usize,
         len: usize,
     ) -> bool {
-        if len > TSO_MAX {
-            return false;
-        }
-        match Tail::new(data, off, len) {
-            Some(t) => {
-                buf.set_tail(Some(t));
-                self.counters.tx_zero_copy.inc();
-                true
-            }
-            None => false,
-        }
+        buf.attach(data, off, len, &self.counters)
     }
 }

@@ -234,6 +234,17 @@ fn pattern(n: usize, k: u8) -> Vec<u8> {
         .collect()
 }
 
+/// Reads everything `c` has received so far into `got`.
+fn read_all(c: &mut Conn, buf: &mut [u8], got: &mut Vec<u8>) {
+    loop {
+        let n = c.recv(buf);
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[test]
 fn handshake_negotiates_options_and_moves_to_established() {
     let p = Pair::connected(5 * MS, cfg(), cfg());
@@ -336,13 +347,7 @@ fn deferred_payloads_and_shared_data_give_the_same_segments_as_copies() {
                 } else {
                     p.a.send(&data[sent..])
                 };
-                loop {
-                    let n = p.b.recv(&mut buf);
-                    if n == 0 {
-                        break;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                }
+                read_all(&mut p.b, &mut buf, &mut got);
                 got.len() == data.len()
             },
             60_000 * MS,
@@ -388,13 +393,7 @@ fn super_segments_carry_shared_data_and_retransmit_one_mss() {
     p.run_until(
         |p| {
             sent += p.a.send_shared(&shared, sent, data.len() - sent);
-            loop {
-                let n = p.b.recv(&mut buf);
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
+            read_all(&mut p.b, &mut buf, &mut got);
             got.len() == data.len()
         },
         60_000 * MS,
@@ -837,13 +836,7 @@ mod takeover {
         p.run_until(
             |p| {
                 sent += p.b.send(&data[sent..]);
-                loop {
-                    let n = p.a.recv(&mut buf);
-                    if n == 0 {
-                        break;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                }
+                read_all(&mut p.a, &mut buf, &mut got);
                 got.len() >= 100_000
             },
             10_000 * MS,
@@ -868,13 +861,7 @@ mod takeover {
         p.run_until(
             |p| {
                 at += p.b.send(&data[at..]);
-                loop {
-                    let n = p.a.recv(&mut buf);
-                    if n == 0 {
-                        break;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                }
+                read_all(&mut p.a, &mut buf, &mut got);
                 got.len() == data.len()
             },
             20_000 * MS,
