@@ -123,10 +123,7 @@ impl<P: Port> LoadGen<P> {
     ) -> Result<Self, String> {
         let info = port.info();
         let mac = info.mac;
-        let caps = ChecksumCaps {
-            ipv4_verified: info.caps.rx_ipv4_csum,
-            l4_verified: info.caps.rx_l4_csum,
-        };
+        let caps = anyedge_node::node::rx_checksum_caps(&info.caps);
         let (mut rxs, mut txs) = port.take_queues();
         if rxs.is_empty() || txs.is_empty() {
             return Err("the port has no queues".into());

@@ -145,10 +145,7 @@ impl<P: Port> Node<P> {
                         .get(i)
                         .copied()
                         .unwrap_or([2, 0, 0, 0, 0, i as u8]),
-                    caps: ChecksumCaps {
-                        ipv4_verified: info.caps.rx_ipv4_csum,
-                        l4_verified: info.caps.rx_l4_csum,
-                    },
+                    caps: rx_checksum_caps(&info.caps),
                 })
                 .collect(),
             vips: cfg.anycast.vips.clone(),
@@ -701,5 +698,15 @@ impl<P: Port> Control for Node<P> {
 
     fn shutdown(&mut self) {
         Node::shutdown(self)
+    }
+}
+
+/// The checksums a port has verified on receive ([`PortCaps`]), in the
+/// form the parser skips them by ([`ChecksumCaps`]): the node, the `get`
+/// client and the bench load generator read a port's frames alike.
+pub fn rx_checksum_caps(caps: &anyedge_port::PortCaps) -> ChecksumCaps {
+    ChecksumCaps {
+        ipv4_verified: caps.rx_ipv4_csum,
+        l4_verified: caps.rx_l4_csum,
     }
 }

@@ -25,6 +25,7 @@ pub mod counters;
 #[cfg(feature = "dpdk")]
 #[allow(unsafe_code)] // FFI to DPDK: one of the two places unsafe lives (DESIGN.md section 2).
 pub mod dpdk;
+mod inet_csum;
 pub mod mem;
 pub mod null;
 pub mod sw;

@@ -282,9 +282,14 @@ fn parse_ipv4<'a>(
     })?;
     let header_len = hdr.slice().len();
     let total_len = usize::from(hdr.total_len());
-    let whole = tail.is_empty()
-        || (hdr.protocol().0 == IPPROTO_TCP && total_len == bytes.len() + tail.len());
-    if total_len < header_len || (tail.is_empty() && total_len > bytes.len()) || !whole {
+    // The length must describe the bytes that arrived: within the frame
+    // (padding allowed), or with a tail exactly head plus tail, TCP only.
+    let fits = if tail.is_empty() {
+        total_len <= bytes.len()
+    } else {
+        hdr.protocol().0 == IPPROTO_TCP && total_len == bytes.len() + tail.len()
+    };
+    if total_len < header_len || !fits {
         return Err(DropReason::BadIpTotalLen);
     }
     if !caps.ipv4_verified && fold(sum_words(hdr.slice(), 0)) != 0 {

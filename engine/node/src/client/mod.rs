@@ -131,10 +131,7 @@ impl<P: Port, S: Sink> Fetcher<P, S> {
                 net,
                 gateway,
             },
-            caps: ChecksumCaps {
-                ipv4_verified: info.caps.rx_ipv4_csum,
-                l4_verified: info.caps.rx_l4_csum,
-            },
+            caps: crate::node::rx_checksum_caps(&info.caps),
             neigh: Neighbours::default(),
             download,
             rx_bufs: Vec::with_capacity(32),

@@ -12,6 +12,7 @@
 //! (RFC 791) and over the pseudo-header and segment (RFC 9293 section
 //! 3.1, RFC 768).
 
+use crate::inet_csum::{fold, sum};
 use dpdk_sys::mbuf_flags::{RX_IP_CKSUM_BAD, RX_IP_CKSUM_MASK, RX_L4_CKSUM_BAD, RX_L4_CKSUM_MASK};
 
 /// What to do with a received frame.
@@ -41,24 +42,6 @@ pub(crate) fn check(ol_flags: u64, frame: &[u8]) -> Verdict {
         return Verdict::Pass; // both judged good (or "none": valid by construction)
     }
     software(frame, ip == 0, l4 == 0)
-}
-
-fn sum(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [b] = chunks.remainder() {
-        acc += u32::from(*b) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
 }
 
 #[cold]

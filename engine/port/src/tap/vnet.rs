@@ -9,6 +9,7 @@
 //! reads a legacy header (`tun_is_little_endian`).
 
 use crate::buf::TxOffload;
+use crate::inet_csum::{fold, sum};
 
 /// Length of the header (`sizeof(struct virtio_net_hdr)`, the TAP's
 /// default `TUNSETVNETHDRSZ`).
@@ -56,14 +57,8 @@ pub(super) fn fill_ipv4_checksum(frame: &mut [u8], l3: usize, len: usize) {
         return;
     }
     h[10..12].fill(0);
-    let mut sum = 0u32;
-    for w in h.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let c = !fold(sum(h, 0));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
 #[cfg(test)]

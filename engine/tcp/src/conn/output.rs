@@ -510,12 +510,8 @@ impl Conn {
         if run >= unsent {
             return unsent;
         }
-        let whole = run / mss * mss;
-        if whole > mss {
-            whole
-        } else {
-            one
-        }
+        // Whole MSS, so that the port's last segment is not a short one.
+        (run / mss * mss).max(one)
     }
 
     /// RFC 6675 "pipe": bytes in flight that are neither SACKed nor lost
